@@ -1,0 +1,231 @@
+//! Batches: what one [`Poller::drain`](crate::Poller::drain) call hands over.
+//!
+//! A batch owns one reference to each distinct message and topic it
+//! mentions, and its events point into those, so handing the same message
+//! to ten thousand subscriptions costs one reference count, not ten
+//! thousand. Events stay valid until the batch is cleared or drained into
+//! again; [`Delivery::shared`] keeps a message beyond that without copying it.
+
+use std::sync::Arc;
+
+use crate::message::Message;
+use crate::position::Position;
+use crate::subscription::{Gap, SubscriptionId};
+use crate::topic::Topic;
+
+/// Why a subscription was closed by the bus.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CloseReason {
+    /// It fell behind its topic's replay ring and its lag policy is
+    /// [`LagPolicy::Close`](crate::LagPolicy::Close); `lost` messages were
+    /// evicted before it read them.
+    Lagged {
+        /// Messages it missed.
+        lost: u64,
+    },
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Kind {
+    Message(u32),
+    Gap(u32),
+    Closed(CloseReason),
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    subscription: u64,
+    topic: u32,
+    kind: Kind,
+}
+
+/// A reusable buffer of events; see the module documentation.
+#[derive(Debug, Default)]
+pub struct Batch {
+    entries: Vec<Entry>,
+    topics: Vec<Arc<Topic>>,
+    messages: Vec<Arc<Message>>,
+    gaps: Vec<Gap>,
+}
+
+/// One event of a batch.
+#[derive(Debug, Clone, Copy)]
+pub enum Event<'a> {
+    /// A message for a subscription.
+    Message(Delivery<'a>),
+    /// Messages a subscription will never see: it resumed from a key no
+    /// longer held, or it lagged. Reading continues after `gap.to`.
+    Gap {
+        /// The subscription concerned.
+        subscription: SubscriptionId,
+        /// The topic concerned.
+        topic: &'a str,
+        /// What was lost.
+        gap: &'a Gap,
+    },
+    /// The bus closed a subscription; its id is now unknown.
+    Closed {
+        /// The subscription closed.
+        subscription: SubscriptionId,
+        /// Why.
+        reason: CloseReason,
+    },
+}
+
+impl Event<'_> {
+    /// The subscription the event is for.
+    pub fn subscription(&self) -> SubscriptionId {
+        match self {
+            Event::Message(delivery) => delivery.subscription,
+            Event::Gap { subscription, .. } | Event::Closed { subscription, .. } => *subscription,
+        }
+    }
+}
+
+/// A message delivered to a subscription.
+#[derive(Debug, Clone, Copy)]
+pub struct Delivery<'a> {
+    /// The subscription it is for.
+    pub subscription: SubscriptionId,
+    topic: &'a Topic,
+    message: &'a Arc<Message>,
+}
+
+impl<'a> Delivery<'a> {
+    /// The topic it was published to.
+    pub fn topic(&self) -> &'a str {
+        &self.topic.name
+    }
+
+    /// Its version key: resuming after it delivers what came next.
+    pub fn key(&self) -> Position {
+        self.topic.position(self.message.seq())
+    }
+
+    /// The message: seq, time, event type, payload.
+    pub fn message(&self) -> &'a Message {
+        self.message
+    }
+
+    /// A shared reference to the message that outlives the batch (no copy).
+    pub fn shared(&self) -> Arc<Message> {
+        self.message.clone()
+    }
+}
+
+impl Batch {
+    /// An empty batch.
+    pub fn new() -> Batch {
+        Batch::default()
+    }
+
+    /// An empty batch with room for `events` events.
+    pub fn with_capacity(events: usize) -> Batch {
+        Batch {
+            entries: Vec::with_capacity(events),
+            ..Batch::default()
+        }
+    }
+
+    /// Events held.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// True when no event is held.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Releases every event (and the references they held).
+    pub fn clear(&mut self) {
+        self.entries.clear();
+        self.topics.clear();
+        self.messages.clear();
+        self.gaps.clear();
+    }
+
+    /// The event at `index`.
+    pub fn get(&self, index: usize) -> Option<Event<'_>> {
+        self.entries.get(index).map(|entry| self.view(entry))
+    }
+
+    /// Every event, in delivery order (per subscription and topic, this is
+    /// publish order).
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = Event<'_>> + '_ {
+        self.entries.iter().map(|entry| self.view(entry))
+    }
+
+    fn view(&self, entry: &Entry) -> Event<'_> {
+        let subscription = SubscriptionId(entry.subscription);
+        let topic = &self.topics[entry.topic as usize];
+        match entry.kind {
+            Kind::Message(index) => Event::Message(Delivery {
+                subscription,
+                topic,
+                message: &self.messages[index as usize],
+            }),
+            Kind::Gap(index) => Event::Gap {
+                subscription,
+                topic: &topic.name,
+                gap: &self.gaps[index as usize],
+            },
+            Kind::Closed(reason) => Event::Closed {
+                subscription,
+                reason,
+            },
+        }
+    }
+
+    /// Index of `topic` in this batch, adding it if it is not the last one
+    /// added (pollers add a topic once per visit).
+    pub(crate) fn topic_index(&mut self, topic: &Arc<Topic>) -> u32 {
+        if !self
+            .topics
+            .last()
+            .is_some_and(|last| Arc::ptr_eq(last, topic))
+        {
+            self.topics.push(topic.clone());
+        }
+        (self.topics.len() - 1) as u32
+    }
+
+    /// Adds a message for a subscription; `slot` caches the message's index
+    /// in this batch across the subscriptions of one visit.
+    pub(crate) fn push_message(
+        &mut self,
+        subscription: u64,
+        topic: u32,
+        message: &Arc<Message>,
+        slot: &mut u32,
+    ) {
+        if *slot == u32::MAX {
+            *slot = self.messages.len() as u32;
+            self.messages.push(message.clone());
+        }
+        self.entries.push(Entry {
+            subscription,
+            topic,
+            kind: Kind::Message(*slot),
+        });
+    }
+
+    pub(crate) fn push_gap(&mut self, subscription: u64, topic: u32, gap: Gap) {
+        self.gaps.push(gap);
+        let index = (self.gaps.len() - 1) as u32;
+        self.entries.push(Entry {
+            subscription,
+            topic,
+            kind: Kind::Gap(index),
+        });
+    }
+
+    pub(crate) fn push_closed(&mut self, subscription: u64, topic: u32, reason: CloseReason) {
+        self.entries.push(Entry {
+            subscription,
+            topic,
+            kind: Kind::Closed(reason),
+        });
+    }
+}

@@ -1,0 +1,413 @@
+//! The bus: topics, publishing, polls, presence and statistics.
+//!
+//! # Specification
+//!
+//! - **Publish** validates everything first (topic name, event type, payload
+//!   size and encoding), so a refused publish changes nothing. It is O(1) in
+//!   the number of subscriptions and never waits for a subscriber beyond a
+//!   poller's short read of the ring.
+//! - **Topics** are created on first use (publish, subscribe, poll, join),
+//!   with a new random epoch, up to [`Config::max_topics`]. A topic with no
+//!   subscription, no presence and no publish for
+//!   [`Config::topic_idle_ttl`] is removed by [`Bus::sweep`] (run by the
+//!   janitor thread every [`Config::janitor_interval`]); its keys then
+//!   resume with a gap.
+//! - **Polls** read a topic from a position without subscribing; a long
+//!   poll waits for the first message after it, up to a timeout. Both
+//!   resume exactly like subscriptions (same gap rules).
+//! - **Presence** is per topic; see [`crate::presence`]. `join` and `leave`
+//!   events are ordinary messages of the topic (event types `join` and
+//!   `leave`, JSON payloads `{"client":..,"info":..}` and `{"client":..}`),
+//!   so they bump its version key and reach every subscriber in order.
+//!
+//! A `Bus` is a cheap handle: clones share one bus, which lives until the
+//! last handle and the last [`Poller`] are gone.
+
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{mpsc, Arc, Weak};
+use std::time::{Duration, Instant};
+
+use crate::batch::{Batch, Event};
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::message::{now_ms, validate_json, Message, Payload};
+use crate::name::{check_client_id, check_event, check_topic};
+use crate::poller::Poller;
+use crate::position::{Position, Token};
+use crate::presence::{Holder, PresenceEntry};
+use crate::registry::Registry;
+use crate::ring::RingLimits;
+use crate::stats::{Counters, Stats};
+use crate::subscription::{start_cursor, Gap, Start};
+use crate::topic::{Topic, TopicState};
+
+/// State shared by a bus's handles, pollers and janitor.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub config: Config,
+    pub limits: RingLimits,
+    pub registry: Registry,
+    pub counters: Counters,
+    next_subscription: AtomicU64,
+    /// Dropping it tells the janitor thread to stop.
+    _janitor_stop: Option<mpsc::Sender<()>>,
+}
+
+impl Shared {
+    pub fn next_subscription_id(&self) -> u64 {
+        self.next_subscription.fetch_add(1, Relaxed)
+    }
+
+    /// The topic named `name` (already validated), created if needed.
+    pub fn topic(&self, name: &str) -> Result<Arc<Topic>> {
+        self.registry
+            .get_or_create(name, self.config.max_topics, now_ms())
+    }
+
+    /// Validates a presence call's arguments.
+    pub fn check_presence(&self, topic: &str, client: &str, info: &str) -> Result<()> {
+        check_topic(topic, self.config.max_topic_len)?;
+        check_client_id(client)?;
+        if info.len() > self.config.max_presence_info_bytes {
+            return Err(Error::InvalidPresence(format!(
+                "info of {} bytes exceeds the limit of {}",
+                info.len(),
+                self.config.max_presence_info_bytes
+            )));
+        }
+        validate_json(info.as_bytes())
+            .map_err(|e| Error::InvalidPresence(format!("info must be JSON: {e}")))
+    }
+
+    /// Adds a presence holder (arguments already checked); returns the topic.
+    pub fn join_presence(
+        &self,
+        name: &str,
+        client: &str,
+        info: &str,
+        holder: Holder,
+    ) -> Result<Arc<Topic>> {
+        loop {
+            let topic = self.topic(name)?;
+            let mut state = topic.state.write();
+            if state.removed {
+                continue;
+            }
+            let now = now_ms();
+            if state.presence.join(client, info, holder, now) && self.config.presence_events {
+                let payload = format!("{{\"client\":{},\"info\":{info}}}", json_string(client));
+                topic.append(
+                    &mut state,
+                    self,
+                    Some("join"),
+                    Payload::json(payload.as_bytes()),
+                    now,
+                );
+            }
+            drop(state);
+            return Ok(topic);
+        }
+    }
+
+    /// Drops a subscription's presence hold, announcing a leave if it was
+    /// the last holder.
+    pub fn release_presence(&self, topic: &Topic, client: &str, subscription: u64) {
+        let mut state = topic.state.write();
+        let now = now_ms();
+        if !state.removed && state.presence.release(client, subscription, now) {
+            self.announce_leave(topic, &mut state, client, now);
+        }
+    }
+
+    fn announce_leave(&self, topic: &Topic, state: &mut TopicState, client: &str, now: u64) {
+        state.last_active_ms = now;
+        if self.config.presence_events {
+            let payload = format!("{{\"client\":{}}}", json_string(client));
+            topic.append(
+                state,
+                self,
+                Some("leave"),
+                Payload::json(payload.as_bytes()),
+                now,
+            );
+        }
+    }
+
+    /// Expires leases and aged messages, then removes idle topics.
+    fn sweep(&self) {
+        let now = now_ms();
+        for topic in self.registry.topics() {
+            let mut state = topic.state.write();
+            if state.removed {
+                continue;
+            }
+            for client in state.presence.expire(now) {
+                self.announce_leave(&topic, &mut state, &client, now);
+            }
+            let freed = state.ring.evict_aged(&self.limits, now);
+            self.counters.account_replay(0, freed);
+        }
+        if let Some(ttl) = self.config.topic_idle_ttl {
+            let ttl_ms = ttl.as_millis() as u64;
+            let removed = self.registry.remove_idle(|state| {
+                state.watchers.is_empty()
+                    && state.presence.is_empty()
+                    && now.saturating_sub(state.last_active_ms) >= ttl_ms
+            });
+            for topic in removed {
+                self.counters
+                    .account_replay(0, topic.state.read().ring.bytes());
+            }
+        }
+    }
+}
+
+fn json_string(text: &str) -> String {
+    serde_json::Value::from(text).to_string()
+}
+
+/// The result of a short or long poll.
+#[derive(Debug, Clone)]
+pub struct Poll {
+    /// The topic's epoch: with a message's seq, it makes the message's key.
+    pub epoch: u64,
+    /// The messages after the starting position, oldest first.
+    pub messages: Vec<Arc<Message>>,
+    /// Set when the starting position was no longer held.
+    pub gap: Option<Gap>,
+    /// The key to poll from next: the last message returned, or where the
+    /// poll started when there was none.
+    pub position: Position,
+}
+
+impl Poll {
+    /// The version key of one of the returned messages.
+    pub fn key(&self, message: &Message) -> Position {
+        Position {
+            epoch: self.epoch,
+            seq: message.seq(),
+        }
+    }
+}
+
+/// A handle to a bus; see the module docs.
+#[derive(Debug, Clone)]
+pub struct Bus {
+    shared: Arc<Shared>,
+}
+
+impl Bus {
+    /// A new bus. Starts the janitor thread unless
+    /// [`Config::janitor_interval`] is `None`. Errors:
+    /// [`Error::InvalidConfig`], or [`Error::Io`] if the thread cannot start.
+    pub fn new(config: Config) -> Result<Bus> {
+        config.validate()?;
+        let limits = RingLimits {
+            max_messages: config.ring_max_messages,
+            max_bytes: config.ring_max_bytes,
+            max_age_ms: config.ring_max_age.map(|age| age.as_millis() as u64),
+        };
+        let interval = config.janitor_interval;
+        let (stop, stopped) = mpsc::channel();
+        let shared = Arc::new(Shared {
+            config,
+            limits,
+            registry: Registry::new(),
+            counters: Counters::default(),
+            next_subscription: AtomicU64::new(1),
+            _janitor_stop: interval.is_some().then_some(stop),
+        });
+        if let Some(interval) = interval {
+            spawn_janitor(Arc::downgrade(&shared), interval, stopped)?;
+        }
+        Ok(Bus { shared })
+    }
+
+    /// The configuration the bus runs with.
+    pub fn config(&self) -> &Config {
+        &self.shared.config
+    }
+
+    /// Publishes a message; returns its version key.
+    ///
+    /// `event` is an optional event type (`[A-Za-z0-9_.:-]`, at most 64
+    /// bytes). Errors, each leaving the bus unchanged:
+    /// [`Error::InvalidTopic`], [`Error::PatternNotAllowed`],
+    /// [`Error::InvalidEvent`], [`Error::MessageTooLarge`],
+    /// [`Error::InvalidUtf8`], [`Error::InvalidJson`],
+    /// [`Error::TooManyTopics`].
+    pub fn publish(
+        &self,
+        topic: &str,
+        event: Option<&str>,
+        payload: Payload<'_>,
+    ) -> Result<Position> {
+        let shared = &*self.shared;
+        check_topic(topic, shared.config.max_topic_len)?;
+        if let Some(event) = event {
+            check_event(event)?;
+        }
+        payload.validate(shared.config.max_message_bytes)?;
+        loop {
+            let found = shared.topic(topic)?;
+            let mut state = found.state.write();
+            if !state.removed {
+                return Ok(found.append(&mut state, shared, event, payload, now_ms()));
+            }
+        }
+    }
+
+    /// A new poller on this bus.
+    pub fn poller(&self) -> Poller {
+        Poller::new(self.shared.clone())
+    }
+
+    /// The topic's newest key (creating the topic if needed): polling or
+    /// subscribing from it gets only what is published after this call.
+    pub fn head(&self, topic: &str) -> Result<Position> {
+        check_topic(topic, self.shared.config.max_topic_len)?;
+        let topic = self.shared.topic(topic)?;
+        let last = topic.state.read().ring.last_seq();
+        Ok(topic.position(last))
+    }
+
+    /// Short poll: up to `max` messages of one topic after `start`, without
+    /// waiting. A composite token resumes from its entry for this topic.
+    /// Errors: [`Error::InvalidTopic`], [`Error::PatternNotAllowed`],
+    /// [`Error::TooManyTopics`].
+    pub fn poll(&self, topic: &str, start: &Start, max: usize) -> Result<Poll> {
+        check_topic(topic, self.shared.config.max_topic_len)?;
+        let topic = self.shared.topic(topic)?;
+        let state = topic.state.read();
+        let (cursor, gap) = start_cursor(start, &topic.name, topic.epoch, &state.ring);
+        let upto = state.ring.last_seq().min(cursor.saturating_add(max as u64));
+        let messages = (cursor + 1..=upto)
+            .filter_map(|seq| state.ring.get(seq).cloned())
+            .collect();
+        if gap.is_some() {
+            self.shared.counters.gaps.fetch_add(1, Relaxed);
+        }
+        Ok(Poll {
+            epoch: topic.epoch,
+            messages,
+            gap,
+            position: topic.position(upto),
+        })
+    }
+
+    /// Long poll: like [`Bus::poll`], but when nothing is newer than `start`
+    /// it waits up to `timeout` for the first message, then answers with what
+    /// arrived. A timeout answers with no messages and the same position.
+    /// Blocks the calling thread; event loops subscribe on their own poller
+    /// instead.
+    pub fn long_poll(
+        &self,
+        topic: &str,
+        start: &Start,
+        max: usize,
+        timeout: Duration,
+    ) -> Result<Poll> {
+        let first = self.poll(topic, start, max)?;
+        if !first.messages.is_empty() || first.gap.is_some() || timeout.is_zero() || max == 0 {
+            return Ok(first);
+        }
+        let deadline = Instant::now() + timeout;
+        let poller = self.poller();
+        poller.subscribe(&[topic], Start::After(Token::Key(first.position)))?;
+        let mut batch = Batch::new();
+        loop {
+            if !poller.wait(Some(deadline.saturating_duration_since(Instant::now()))) {
+                return Ok(first);
+            }
+            poller.drain(&mut batch, max);
+            let mut answer = Poll {
+                messages: Vec::new(),
+                ..first.clone()
+            };
+            for event in batch.iter() {
+                match event {
+                    Event::Message(delivery) => {
+                        answer.position = delivery.key();
+                        answer.epoch = answer.position.epoch;
+                        answer.messages.push(delivery.shared());
+                    }
+                    Event::Gap { gap, .. } => {
+                        answer.position = gap.to;
+                        answer.epoch = gap.to.epoch;
+                        answer.gap = Some(*gap);
+                    }
+                    Event::Closed { .. } => {}
+                }
+            }
+            if !answer.messages.is_empty() || answer.gap.is_some() {
+                return Ok(answer);
+            }
+        }
+    }
+
+    /// Makes `client` present in `topic` for `ttl` (polling clients: each
+    /// poll renews it). `info` is a small JSON value. Publishes `join` when
+    /// the client was not present. Errors: [`Error::InvalidTopic`],
+    /// [`Error::InvalidPresence`], [`Error::TooManyTopics`].
+    pub fn join_lease(&self, topic: &str, client: &str, info: &str, ttl: Duration) -> Result<()> {
+        self.shared.check_presence(topic, client, info)?;
+        let until_ms = now_ms().saturating_add(ttl.as_millis() as u64);
+        self.shared
+            .join_presence(topic, client, info, Holder::Lease { until_ms })
+            .map(drop)
+    }
+
+    /// Removes `client` from `topic`'s presence, whatever holds it; says
+    /// whether it was present. Publishes `leave` if it was.
+    pub fn leave(&self, topic: &str, client: &str) -> Result<bool> {
+        check_topic(topic, self.shared.config.max_topic_len)?;
+        check_client_id(client)?;
+        let Some(topic) = self.shared.registry.get(topic) else {
+            return Ok(false);
+        };
+        let mut state = topic.state.write();
+        if state.removed || !state.presence.leave(client) {
+            return Ok(false);
+        }
+        self.shared
+            .announce_leave(&topic, &mut state, client, now_ms());
+        Ok(true)
+    }
+
+    /// The clients present in `topic`, by client id (empty for a topic that
+    /// does not exist; the call does not create it).
+    pub fn presence(&self, topic: &str) -> Result<Vec<PresenceEntry>> {
+        check_topic(topic, self.shared.config.max_topic_len)?;
+        Ok(match self.shared.registry.get(topic) {
+            Some(topic) => topic.state.read().presence.list(now_ms()),
+            None => Vec::new(),
+        })
+    }
+
+    /// A snapshot of the counters.
+    pub fn stats(&self) -> Stats {
+        self.shared.counters.snapshot(self.shared.registry.len())
+    }
+
+    /// Runs the janitor's work now: expires presence leases and aged
+    /// messages, removes idle topics.
+    pub fn sweep(&self) {
+        self.shared.sweep();
+    }
+}
+
+/// The janitor: sweeps every `interval` until the bus is gone.
+fn spawn_janitor(shared: Weak<Shared>, interval: Duration, stop: mpsc::Receiver<()>) -> Result<()> {
+    std::thread::Builder::new()
+        .name("pushbus-janitor".to_owned())
+        .spawn(move || {
+            while let Err(mpsc::RecvTimeoutError::Timeout) = stop.recv_timeout(interval) {
+                match shared.upgrade() {
+                    Some(shared) => shared.sweep(),
+                    None => return,
+                }
+            }
+        })
+        .map(drop)
+        .map_err(|e| Error::Io(format!("cannot start the janitor thread: {e}")))
+}

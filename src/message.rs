@@ -1,0 +1,222 @@
+//! Messages: immutable once published, shared by every reader.
+//!
+//! A [`Message`] is allocated once at publish and shared through an `Arc` by
+//! the topic's ring and by every delivery; nothing copies its payload. Its
+//! fields are packed (the event type and the payload share one allocation)
+//! because a ring may hold millions of them.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::error::{Error, Result};
+
+/// How a payload's bytes are to be read. It decides how the payload is
+/// embedded in envelopes: JSON as it is, text as a JSON string, binary as
+/// base64 (or a binary WebSocket frame).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum PayloadKind {
+    /// One JSON value (RFC 8259), checked at publish.
+    Json = 0,
+    /// UTF-8 text, checked at publish.
+    Text = 1,
+    /// Any bytes.
+    Binary = 2,
+}
+
+/// A payload to publish: bytes and how to read them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Payload<'a> {
+    /// How the bytes are to be read.
+    pub kind: PayloadKind,
+    /// The bytes.
+    pub bytes: &'a [u8],
+}
+
+impl<'a> Payload<'a> {
+    /// A JSON payload; checked at publish.
+    pub fn json(bytes: &'a [u8]) -> Self {
+        Payload {
+            kind: PayloadKind::Json,
+            bytes,
+        }
+    }
+
+    /// A text payload.
+    pub fn text(text: &'a str) -> Self {
+        Payload {
+            kind: PayloadKind::Text,
+            bytes: text.as_bytes(),
+        }
+    }
+
+    /// A binary payload.
+    pub fn binary(bytes: &'a [u8]) -> Self {
+        Payload {
+            kind: PayloadKind::Binary,
+            bytes,
+        }
+    }
+
+    /// Checks size, UTF-8 (text and JSON) and JSON syntax.
+    pub(crate) fn validate(&self, max_bytes: usize) -> Result<()> {
+        if self.bytes.len() > max_bytes {
+            return Err(Error::MessageTooLarge {
+                size: self.bytes.len(),
+                limit: max_bytes,
+            });
+        }
+        match self.kind {
+            PayloadKind::Binary => Ok(()),
+            PayloadKind::Text => std::str::from_utf8(self.bytes)
+                .map(drop)
+                .map_err(|_| Error::InvalidUtf8),
+            PayloadKind::Json => validate_json(self.bytes),
+        }
+    }
+}
+
+/// Checks that `bytes` is exactly one JSON value (surrounding whitespace
+/// allowed), in UTF-8, without building it.
+pub(crate) fn validate_json(bytes: &[u8]) -> Result<()> {
+    use serde::de::{Deserializer as _, IgnoredAny};
+    // UTF-8 first: serde_json does not check the bytes of strings it skips.
+    let text = std::str::from_utf8(bytes).map_err(|_| Error::InvalidUtf8)?;
+    let mut reader = serde_json::Deserializer::from_str(text);
+    reader
+        .deserialize_ignored_any(IgnoredAny)
+        .and_then(|_| reader.end())
+        .map_err(|e| Error::InvalidJson(e.to_string()))
+}
+
+/// One published message. Immutable; shared by the ring and every reader.
+#[derive(Debug)]
+pub struct Message {
+    seq: u64,
+    time_ms: u64,
+    /// The event type's bytes followed by the payload's.
+    bytes: Box<[u8]>,
+    event_len: u8,
+    kind: PayloadKind,
+}
+
+impl Message {
+    /// Builds a message; `event` must already be valid (at most 64 bytes).
+    pub(crate) fn new(seq: u64, time_ms: u64, event: Option<&str>, payload: Payload<'_>) -> Self {
+        let event = event.unwrap_or("");
+        debug_assert!(event.len() <= crate::name::MAX_EVENT_LEN);
+        let mut bytes = Vec::with_capacity(event.len() + payload.bytes.len());
+        bytes.extend_from_slice(event.as_bytes());
+        bytes.extend_from_slice(payload.bytes);
+        Message {
+            seq,
+            time_ms,
+            bytes: bytes.into_boxed_slice(),
+            event_len: event.len() as u8,
+            kind: payload.kind,
+        }
+    }
+
+    /// The message's number in its topic: 1, 2, 3, ... within one epoch.
+    pub fn seq(&self) -> u64 {
+        self.seq
+    }
+
+    /// When it was published, in milliseconds since the Unix epoch.
+    pub fn time_ms(&self) -> u64 {
+        self.time_ms
+    }
+
+    /// The event type, if one was given.
+    pub fn event(&self) -> Option<&str> {
+        let event = &self.bytes[..usize::from(self.event_len)];
+        // The event bytes were a validated ASCII `&str` when the message was built.
+        std::str::from_utf8(event).ok().filter(|e| !e.is_empty())
+    }
+
+    /// How the payload is to be read.
+    pub fn kind(&self) -> PayloadKind {
+        self.kind
+    }
+
+    /// The payload.
+    pub fn data(&self) -> &[u8] {
+        &self.bytes[usize::from(self.event_len)..]
+    }
+
+    /// Bytes this message holds beyond its header: what the ring and the
+    /// replay budget count.
+    pub(crate) fn weight(&self) -> usize {
+        self.bytes.len()
+    }
+}
+
+/// Milliseconds since the Unix epoch.
+pub(crate) fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_payloads_are_checked_strictly() {
+        for ok in [
+            &b"{}"[..],
+            b" [1,2] ",
+            b"\"a\\u2028\"",
+            b"null",
+            b"{\"a\":{\"b\":[true]}}",
+        ] {
+            assert_eq!(Payload::json(ok).validate(1024), Ok(()));
+        }
+        for bad in [
+            &b""[..],
+            b"{",
+            b"{} {}",
+            b"1},{",
+            b"'a'",
+            b"{\"a\":1,}",
+            b"\"\n\"",
+            b"\"\xff\"",
+        ] {
+            assert!(Payload::json(bad).validate(1024).is_err(), "{bad:?}");
+        }
+        assert_eq!(
+            Payload::json(b"\"\xff\"").validate(1024),
+            Err(Error::InvalidUtf8)
+        );
+    }
+
+    #[test]
+    fn text_must_be_utf8_and_size_is_limited() {
+        let bad = Payload {
+            kind: PayloadKind::Text,
+            bytes: b"\xc3\x28",
+        };
+        assert_eq!(bad.validate(1024), Err(Error::InvalidUtf8));
+        assert_eq!(Payload::binary(b"\xff\x00").validate(1024), Ok(()));
+        assert_eq!(
+            Payload::binary(&[0; 11]).validate(10),
+            Err(Error::MessageTooLarge {
+                size: 11,
+                limit: 10
+            })
+        );
+        assert_eq!(Payload::binary(&[0; 10]).validate(10), Ok(()));
+    }
+
+    #[test]
+    fn message_keeps_event_and_payload_apart() {
+        let m = Message::new(7, 99, Some("join"), Payload::text("hi"));
+        assert_eq!(
+            (m.seq(), m.time_ms(), m.event(), m.data()),
+            (7, 99, Some("join"), &b"hi"[..])
+        );
+        assert_eq!(m.kind(), PayloadKind::Text);
+        let m = Message::new(1, 0, None, Payload::binary(b""));
+        assert_eq!((m.event(), m.data()), (None, &b""[..]));
+    }
+}

@@ -1,0 +1,237 @@
+//! Names: topics, subscription patterns, event types and presence client ids.
+//!
+//! A topic name is one or more tokens separated by `.`; each token is one or
+//! more of `[A-Za-z0-9_-]`, and the whole name is at most
+//! [`Config::max_topic_len`](crate::Config::max_topic_len) bytes. These
+//! characters are safe everywhere a name travels (URLs, SSE fields, JSON,
+//! composite tokens, whose separators `:` and `,` they exclude).
+//!
+//! A pattern is a name in which a token may be `*` (exactly one token) or
+//! whose last token may be `>` (one or more tokens), as in NATS:
+//! `chat.*` matches `chat.lobby` but not `chat.a.b`; `chat.>` matches both,
+//! never `chat` itself.
+
+use crate::error::{Error, Result};
+
+/// Longest event type, in bytes.
+pub const MAX_EVENT_LEN: usize = 64;
+/// Longest presence client id, in bytes.
+pub const MAX_CLIENT_ID_LEN: usize = 128;
+
+fn is_name_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_' || b == b'-'
+}
+
+fn check_len(text: &str, max_len: usize) -> std::result::Result<(), String> {
+    if text.is_empty() {
+        return Err("empty".to_owned());
+    }
+    if text.len() > max_len {
+        return Err(format!("{} bytes, the limit is {max_len}", text.len()));
+    }
+    Ok(())
+}
+
+fn check_token(token: &str) -> std::result::Result<(), String> {
+    if token.is_empty() {
+        return Err("empty token between dots".to_owned());
+    }
+    match token.bytes().find(|&b| !is_name_byte(b)) {
+        Some(b) => Err(format!(
+            "character {:?} is not allowed (use A-Z a-z 0-9 _ - and . between tokens)",
+            char::from(b)
+        )),
+        None => Ok(()),
+    }
+}
+
+/// Checks a concrete topic name. Patterns are refused with
+/// [`Error::PatternNotAllowed`], anything else invalid with
+/// [`Error::InvalidTopic`].
+pub fn check_topic(name: &str, max_len: usize) -> Result<()> {
+    if is_pattern(name) {
+        return Err(Error::PatternNotAllowed(name.to_owned()));
+    }
+    check_len(name, max_len).map_err(Error::InvalidTopic)?;
+    for token in name.split('.') {
+        check_token(token).map_err(Error::InvalidTopic)?;
+    }
+    Ok(())
+}
+
+/// True when the text uses pattern syntax (`*` or `>` anywhere).
+pub fn is_pattern(text: &str) -> bool {
+    text.bytes().any(|b| b == b'*' || b == b'>')
+}
+
+/// A validated subscription pattern.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pattern {
+    text: Box<str>,
+}
+
+impl Pattern {
+    /// Parses a pattern; refuses `>` anywhere but as the whole last token, and
+    /// `*` or `>` mixed with other characters in a token.
+    pub fn parse(text: &str, max_len: usize) -> Result<Pattern> {
+        check_len(text, max_len).map_err(Error::InvalidPattern)?;
+        let count = text.split('.').count();
+        for (index, token) in text.split('.').enumerate() {
+            match token {
+                "*" => {}
+                ">" if index + 1 == count => {}
+                ">" => {
+                    return Err(Error::InvalidPattern(
+                        "`>` may only be the last token".to_owned(),
+                    ))
+                }
+                _ => check_token(token).map_err(Error::InvalidPattern)?,
+            }
+        }
+        Ok(Pattern { text: text.into() })
+    }
+
+    /// The pattern as written.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// True when `topic` (a valid topic name) matches.
+    pub fn matches(&self, topic: &str) -> bool {
+        let mut names = topic.split('.');
+        for token in self.text.split('.') {
+            match (token, names.next()) {
+                (">", Some(_)) => return true,
+                (_, None) => return false,
+                ("*", Some(_)) => {}
+                (want, Some(name)) if want == name => {}
+                _ => return false,
+            }
+        }
+        names.next().is_none()
+    }
+}
+
+/// Checks an event type: 1 to 64 of `[A-Za-z0-9_.:-]`. Nothing else can
+/// reach an SSE `event:` field, so no event type can start a new field.
+pub fn check_event(event: &str) -> Result<()> {
+    check_len(event, MAX_EVENT_LEN).map_err(Error::InvalidEvent)?;
+    if let Some(b) = event
+        .bytes()
+        .find(|&b| !(is_name_byte(b) || b == b'.' || b == b':'))
+    {
+        return Err(Error::InvalidEvent(format!(
+            "character {:?} is not allowed (use A-Z a-z 0-9 _ - . :)",
+            char::from(b)
+        )));
+    }
+    Ok(())
+}
+
+/// Checks a presence client id: 1 to 128 bytes of UTF-8 without control
+/// characters.
+pub fn check_client_id(client: &str) -> Result<()> {
+    check_len(client, MAX_CLIENT_ID_LEN)
+        .map_err(|why| Error::InvalidPresence(format!("client id {why}")))?;
+    if client.chars().any(char::is_control) {
+        return Err(Error::InvalidPresence(
+            "client id holds a control character".to_owned(),
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn topics_accept_tokens_of_the_allowed_characters() {
+        for name in ["a", "chat.lobby", "A-b_9.x.Y", "x".repeat(128).as_str()] {
+            assert_eq!(check_topic(name, 128), Ok(()), "{name}");
+        }
+    }
+
+    #[test]
+    fn topics_refuse_each_broken_rule() {
+        for name in [
+            "", ".a", "a.", "a..b", "a b", "a:b", "a,b", "é", "a\nb", "a\0",
+        ] {
+            assert!(
+                matches!(check_topic(name, 128), Err(Error::InvalidTopic(_))),
+                "{name:?}"
+            );
+        }
+        assert!(matches!(
+            check_topic(&"x".repeat(129), 128),
+            Err(Error::InvalidTopic(_))
+        ));
+        assert_eq!(
+            check_topic("chat.*", 128),
+            Err(Error::PatternNotAllowed("chat.*".into()))
+        );
+        assert!(matches!(
+            check_topic("chat.>", 128),
+            Err(Error::PatternNotAllowed(_))
+        ));
+    }
+
+    #[test]
+    fn patterns_parse_and_refuse() {
+        for text in ["*", ">", "chat.*", "chat.>", "*.x.>", "plain"] {
+            assert!(Pattern::parse(text, 128).is_ok(), "{text}");
+        }
+        for text in ["", ">.a", "a.>.b", "a*", "a.b>", "a..*", "*.", "a b.*"] {
+            assert!(
+                matches!(Pattern::parse(text, 128), Err(Error::InvalidPattern(_))),
+                "{text:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn star_matches_one_token_and_gt_the_rest() {
+        let star = Pattern::parse("chat.*", 128).unwrap();
+        assert!(star.matches("chat.lobby"));
+        assert!(!star.matches("chat"));
+        assert!(!star.matches("chat.a.b"));
+        assert!(!star.matches("news.lobby"));
+        let rest = Pattern::parse("chat.>", 128).unwrap();
+        assert!(rest.matches("chat.lobby"));
+        assert!(rest.matches("chat.a.b"));
+        assert!(!rest.matches("chat"));
+        assert!(!rest.matches("chatter.a"));
+        let mid = Pattern::parse("*.x.>", 128).unwrap();
+        assert!(mid.matches("a.x.b.c"));
+        assert!(!mid.matches("a.y.b"));
+        assert!(!mid.matches("a.x"));
+        let exact = Pattern::parse("a.b", 128).unwrap();
+        assert!(exact.matches("a.b"));
+        assert!(!exact.matches("a.b.c"));
+        assert!(!exact.matches("a"));
+    }
+
+    #[test]
+    fn event_types_cannot_carry_field_breaks() {
+        for event in ["message", "join", "x.y:z-1_2"] {
+            assert_eq!(check_event(event), Ok(()));
+        }
+        for event in ["", "a\nevent: x", "a\r", "a\0", "a b", "é", &"e".repeat(65)] {
+            assert!(
+                matches!(check_event(event), Err(Error::InvalidEvent(_))),
+                "{event:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn client_ids_refuse_controls_and_length() {
+        assert_eq!(check_client_id("ann ✓"), Ok(()));
+        for client in ["", "a\nb", "a\u{7f}", &"c".repeat(129)] {
+            assert!(matches!(
+                check_client_id(client),
+                Err(Error::InvalidPresence(_))
+            ));
+        }
+    }
+}

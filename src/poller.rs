@@ -1,0 +1,505 @@
+//! Pollers: one consumer's subscriptions, one fd, batch drains.
+//!
+//! # Specification
+//!
+//! A [`Poller`] groups any number of subscriptions for one consumer (an
+//! event loop, a thread). It guarantees:
+//!
+//! - **Order and exactness.** For each subscription and topic, messages are
+//!   delivered in publish order, each once. A message is skipped only with a
+//!   gap event naming what was lost (or, with lag policy `Close`, a closed
+//!   event that ends the subscription).
+//! - **Readiness.** [`Poller::fd`] is readable, and [`Poller::wait`]
+//!   returns, while something may be drained: it never stays quiet while a
+//!   message waits (no lost wake-up, see [`crate::wake`]). It may rarely be
+//!   readable with nothing to drain (a drain then returns 0).
+//! - **Bounded work.** [`Poller::drain`] never blocks on publishers for
+//!   longer than they hold a topic's lock, and hands over at most `max`
+//!   events per call; topics it could not finish come first next time.
+//! - **Thread safety.** Every method takes `&self` and may be called from any
+//!   thread; calls on one poller are serialised by its consumer lock, so
+//!   give each thread that drains its own poller.
+//!
+//! Subscriptions are ids, not handles: closing an unknown or closed id is
+//! [`Error::UnknownSubscription`], never undefined behaviour. Dropping the
+//! poller closes all of its subscriptions.
+//!
+//! # Lock order
+//!
+//! Consumer lock, then registry shards, then a topic's state, then the ready
+//! queue. Publishers never take a consumer lock.
+
+use std::collections::{HashMap, VecDeque};
+use std::os::fd::RawFd;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
+
+use crate::batch::Batch;
+use crate::bus::Shared;
+use crate::config::LagPolicy;
+use crate::error::{Error, Result};
+use crate::fd::FdMode;
+use crate::group::{Group, Member, Visit};
+use crate::message::now_ms;
+use crate::name::{check_topic, is_pattern, Pattern};
+use crate::position::Token;
+use crate::registry::PatternWatch;
+use crate::subscription::{start_cursor, Start, SubscribeOptions, SubscriptionId};
+use crate::topic::Topic;
+use crate::wake::{ReadyQueue, Signal};
+
+/// Work for a poller, queued by publishers and topic creators.
+#[derive(Debug)]
+pub(crate) enum Ready {
+    /// A topic this poller reads has news.
+    Topic(Arc<Watch>),
+    /// A topic matching one of the subscription's patterns was created.
+    Attach {
+        subscription: u64,
+        topic: Arc<Topic>,
+    },
+}
+
+/// A poller's registration on one topic: what a publisher raises.
+#[derive(Debug)]
+pub(crate) struct Watch {
+    signal: Signal,
+    topic_id: u64,
+    queue: Arc<ReadyQueue<Ready>>,
+}
+
+impl Watch {
+    /// Queues this topic for its poller unless it is queued already.
+    pub fn notify(self: &Arc<Self>) {
+        if self.signal.raise() {
+            self.queue.push(Ready::Topic(self.clone()));
+        }
+    }
+}
+
+#[derive(Debug)]
+struct SubscriptionState {
+    lag_policy: LagPolicy,
+    /// One entry per topic read: the topic's id and this subscription's
+    /// member index in the poller's group for that topic.
+    cursors: Vec<(u64, usize)>,
+    /// Whether it asked for a single concrete topic (its token is a key).
+    single_topic: bool,
+    has_patterns: bool,
+    /// Presence it holds: released when it closes.
+    presence: Vec<(Arc<Topic>, Box<str>)>,
+}
+
+#[derive(Debug, Default)]
+struct Consumer {
+    subscriptions: HashMap<u64, SubscriptionState>,
+    groups: HashMap<u64, Group>,
+    /// Items taken from the ready queue and not yet processed.
+    taken: VecDeque<Ready>,
+    /// Scratch for [`Group::visit`].
+    slots: Vec<u32>,
+    closing: Vec<u64>,
+}
+
+/// A group of subscriptions drained by one consumer; see the module docs.
+#[derive(Debug)]
+pub struct Poller {
+    bus: Arc<Shared>,
+    queue: Arc<ReadyQueue<Ready>>,
+    consumer: Mutex<Consumer>,
+}
+
+impl Poller {
+    pub(crate) fn new(bus: Arc<Shared>) -> Poller {
+        Poller {
+            bus,
+            queue: Arc::new(ReadyQueue::new()),
+            consumer: Mutex::new(Consumer::default()),
+        }
+    }
+
+    /// Subscribes to topics and patterns, starting at `start`, with the bus's
+    /// default lag policy.
+    pub fn subscribe(&self, selectors: &[&str], start: Start) -> Result<SubscriptionId> {
+        self.subscribe_with(selectors, start, SubscribeOptions::default())
+    }
+
+    /// Subscribes with options.
+    ///
+    /// Topics that do not exist are created. A [`Token::Key`] resumes only a
+    /// subscription to a single topic; several topics or patterns need a
+    /// composite token. Errors: [`Error::NoTopics`], [`Error::InvalidTopic`],
+    /// [`Error::InvalidPattern`], [`Error::BadToken`],
+    /// [`Error::TooManyTopics`], [`Error::TooManySubscriptions`].
+    pub fn subscribe_with(
+        &self,
+        selectors: &[&str],
+        start: Start,
+        options: SubscribeOptions,
+    ) -> Result<SubscriptionId> {
+        let config = &self.bus.config;
+        if selectors.is_empty() {
+            return Err(Error::NoTopics);
+        }
+        let mut topics: Vec<&str> = Vec::new();
+        let mut patterns = Vec::new();
+        for &selector in selectors {
+            if is_pattern(selector) {
+                patterns.push(Pattern::parse(selector, config.max_topic_len)?);
+            } else {
+                check_topic(selector, config.max_topic_len)?;
+                if !topics.contains(&selector) {
+                    topics.push(selector);
+                }
+            }
+        }
+        let single_topic = topics.len() == 1 && patterns.is_empty();
+        if matches!(start, Start::After(Token::Key(_))) && !single_topic {
+            return Err(Error::BadToken(
+                "a single key resumes a subscription to one topic; use a composite token"
+                    .to_owned(),
+            ));
+        }
+        let mut consumer = self.consumer.lock();
+        if consumer.subscriptions.len() >= config.max_subscriptions_per_poller {
+            return Err(Error::TooManySubscriptions {
+                limit: config.max_subscriptions_per_poller,
+            });
+        }
+        let id = self.bus.next_subscription_id();
+        consumer.subscriptions.insert(
+            id,
+            SubscriptionState {
+                lag_policy: options.lag_policy.unwrap_or(config.lag_policy),
+                cursors: Vec::new(),
+                single_topic,
+                has_patterns: !patterns.is_empty(),
+                presence: Vec::new(),
+            },
+        );
+        let attached = self.attach_all(&mut consumer, id, &topics, patterns, &start);
+        if let Err(error) = attached {
+            self.remove(&mut consumer, id);
+            return Err(error);
+        }
+        self.bus
+            .counters
+            .subscriptions
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Ok(SubscriptionId(id))
+    }
+
+    fn attach_all(
+        &self,
+        consumer: &mut Consumer,
+        id: u64,
+        topics: &[&str],
+        patterns: Vec<Pattern>,
+        start: &Start,
+    ) -> Result<()> {
+        for name in topics {
+            while !self.attach(consumer, id, &self.bus.topic(name)?, start) {}
+        }
+        for pattern in patterns {
+            let watch = PatternWatch {
+                pattern,
+                subscription: id,
+                queue: self.queue.clone(),
+            };
+            for topic in self.bus.registry.add_pattern(watch) {
+                self.attach(consumer, id, &topic, start);
+            }
+        }
+        Ok(())
+    }
+
+    /// Adds a cursor for `subscription` on `topic`, unless it has one.
+    /// Returns false when the topic was removed meanwhile (look it up again).
+    fn attach(
+        &self,
+        consumer: &mut Consumer,
+        subscription: u64,
+        topic: &Arc<Topic>,
+        start: &Start,
+    ) -> bool {
+        let Consumer {
+            subscriptions,
+            groups,
+            ..
+        } = consumer;
+        let Some(state) = subscriptions.get_mut(&subscription) else {
+            return true;
+        };
+        if state
+            .cursors
+            .iter()
+            .any(|&(topic_id, _)| topic_id == topic.id)
+        {
+            return true;
+        }
+        let mut topic_state = topic.state.write();
+        if topic_state.removed {
+            return false;
+        }
+        let (cursor, pending_gap) =
+            start_cursor(start, &topic.name, topic.epoch, &topic_state.ring);
+        let backlog = pending_gap.is_some() || cursor < topic_state.ring.last_seq();
+        let group = groups.entry(topic.id).or_insert_with(|| {
+            let watch = Arc::new(Watch {
+                signal: Signal::new(),
+                topic_id: topic.id,
+                queue: self.queue.clone(),
+            });
+            topic_state.watchers.push(watch.clone());
+            Group {
+                topic: topic.clone(),
+                watch,
+                members: Vec::new(),
+                scan_from: 0,
+            }
+        });
+        drop(topic_state);
+        group.members.push(Member {
+            subscription,
+            cursor,
+            lag_policy: state.lag_policy,
+            pending_gap,
+        });
+        state.cursors.push((topic.id, group.members.len() - 1));
+        if backlog {
+            group.watch.notify();
+        }
+        true
+    }
+
+    /// Removes a subscription's cursors, patterns and presence.
+    fn remove(&self, consumer: &mut Consumer, subscription: u64) -> Option<SubscriptionState> {
+        let Consumer {
+            subscriptions,
+            groups,
+            ..
+        } = consumer;
+        let state = subscriptions.remove(&subscription)?;
+        if state.has_patterns {
+            self.bus.registry.remove_patterns(subscription);
+        }
+        for &(topic_id, index) in &state.cursors {
+            let Some(group) = groups.get_mut(&topic_id) else {
+                continue;
+            };
+            group.members.swap_remove(index);
+            if let Some(moved) = group.members.get(index) {
+                if let Some(moved_state) = subscriptions.get_mut(&moved.subscription) {
+                    for entry in moved_state
+                        .cursors
+                        .iter_mut()
+                        .filter(|(id, _)| *id == topic_id)
+                    {
+                        entry.1 = index;
+                    }
+                }
+            }
+            if group.scan_from >= group.members.len() {
+                group.scan_from = 0;
+            }
+            if group.members.is_empty() {
+                if let Some(group) = groups.remove(&topic_id) {
+                    let mut topic_state = group.topic.state.write();
+                    topic_state
+                        .watchers
+                        .retain(|watch| !Arc::ptr_eq(watch, &group.watch));
+                    topic_state.last_active_ms = now_ms();
+                }
+            }
+        }
+        for (topic, client) in &state.presence {
+            self.bus.release_presence(topic, client, subscription);
+        }
+        Some(state)
+    }
+
+    /// Closes a subscription: its cursors go, and presence it held is
+    /// released. Errors: [`Error::UnknownSubscription`] if it is unknown or
+    /// already closed.
+    pub fn unsubscribe(&self, subscription: SubscriptionId) -> Result<()> {
+        let mut consumer = self.consumer.lock();
+        self.remove(&mut consumer, subscription.0)
+            .ok_or(Error::UnknownSubscription(subscription.0))?;
+        self.bus
+            .counters
+            .subscriptions
+            .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Subscriptions open in this poller.
+    pub fn len(&self) -> usize {
+        self.consumer.lock().subscriptions.len()
+    }
+
+    /// True when this poller holds no subscription.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Where a subscription is: every message it was handed is covered.
+    /// Resuming from this token (on any poller of the bus) delivers exactly
+    /// what it has not been handed yet. A subscription to one topic has a
+    /// key; others a composite token.
+    pub fn position(&self, subscription: SubscriptionId) -> Result<Token> {
+        let consumer = self.consumer.lock();
+        let state = consumer
+            .subscriptions
+            .get(&subscription.0)
+            .ok_or(Error::UnknownSubscription(subscription.0))?;
+        let positions = state.cursors.iter().filter_map(|&(topic_id, index)| {
+            let group = consumer.groups.get(&topic_id)?;
+            let member = group.members.get(index)?;
+            let position = match member.pending_gap {
+                Some(gap) => gap.from,
+                None => group.topic.position(member.cursor),
+            };
+            Some((group.topic.name.to_string(), position))
+        });
+        if state.single_topic {
+            if let Some((_, position)) = positions.clone().next() {
+                return Ok(Token::Key(position));
+            }
+        }
+        Ok(Token::composite(positions))
+    }
+
+    /// Makes `client` present in `topic` for as long as `subscription` is
+    /// open (or until [`Bus::leave`](crate::Bus::leave)). `info` is a small
+    /// JSON value. Publishes a `join` event when the client was not present
+    /// and presence events are on.
+    pub fn join(
+        &self,
+        subscription: SubscriptionId,
+        topic: &str,
+        client: &str,
+        info: &str,
+    ) -> Result<()> {
+        self.bus.check_presence(topic, client, info)?;
+        let mut consumer = self.consumer.lock();
+        let state = consumer
+            .subscriptions
+            .get_mut(&subscription.0)
+            .ok_or(Error::UnknownSubscription(subscription.0))?;
+        let topic = self.bus.join_presence(
+            topic,
+            client,
+            info,
+            crate::presence::Holder::Subscription(subscription.0),
+        )?;
+        if !state
+            .presence
+            .iter()
+            .any(|(held, name)| Arc::ptr_eq(held, &topic) && **name == *client)
+        {
+            state.presence.push((topic, client.into()));
+        }
+        Ok(())
+    }
+
+    /// The fd to watch for readability; created in `mode` on first call.
+    /// The poller owns it: never read or close it. Asking for the other mode
+    /// once it exists is [`Error::InvalidConfig`].
+    pub fn fd(&self, mode: FdMode) -> Result<RawFd> {
+        self.queue.fd(mode)
+    }
+
+    /// Blocks until something may be drained or `timeout` passes (`None`:
+    /// no limit); says whether something may be drained.
+    pub fn wait(&self, timeout: Option<Duration>) -> bool {
+        let deadline = timeout.map(|timeout| Instant::now() + timeout);
+        !self.consumer.lock().taken.is_empty() || self.queue.wait(deadline)
+    }
+
+    /// Clears `batch`, then fills it with up to `max` events without
+    /// blocking; returns how many. See the module docs for the guarantees.
+    pub fn drain(&self, batch: &mut Batch, max: usize) -> usize {
+        use std::sync::atomic::Ordering::Relaxed;
+        batch.clear();
+        let mut guard = self.consumer.lock();
+        let consumer = &mut *guard;
+        self.queue.take_all(&mut consumer.taken);
+        let mut gaps = 0;
+        let mut closed = 0;
+        while batch.len() < max {
+            let Some(item) = consumer.taken.pop_front() else {
+                break;
+            };
+            let watch = match item {
+                Ready::Topic(watch) => watch,
+                Ready::Attach {
+                    subscription,
+                    topic,
+                } => {
+                    // From the topic's first message: it was created after
+                    // the pattern, so the subscription is owed all of it.
+                    let start = Start::After(Token::Key(topic.position(0)));
+                    self.attach(consumer, subscription, &topic, &start);
+                    continue;
+                }
+            };
+            let Some(group) = consumer.groups.get_mut(&watch.topic_id) else {
+                continue;
+            };
+            if !Arc::ptr_eq(&group.watch, &watch) {
+                continue;
+            }
+            watch.signal.rearm();
+            let visit = group.visit(
+                batch,
+                max,
+                &mut consumer.slots,
+                &mut consumer.closing,
+                &mut gaps,
+            );
+            if visit == Visit::BatchFull && watch.signal.raise() {
+                consumer.taken.push_front(Ready::Topic(watch));
+            }
+            while let Some(subscription) = consumer.closing.pop() {
+                if self.remove(consumer, subscription).is_some() {
+                    closed += 1;
+                }
+            }
+        }
+        if !consumer.taken.is_empty() {
+            self.queue.push_front_all(consumer.taken.drain(..));
+        }
+        drop(guard);
+        let counters = &self.bus.counters;
+        counters
+            .delivered
+            .fetch_add((batch.len() - gaps as usize - closed) as u64, Relaxed);
+        if gaps > 0 {
+            counters.gaps.fetch_add(gaps, Relaxed);
+        }
+        if closed > 0 {
+            counters.lag_closes.fetch_add(closed as u64, Relaxed);
+            counters.subscriptions.fetch_sub(closed as u64, Relaxed);
+        }
+        batch.len()
+    }
+}
+
+impl Drop for Poller {
+    fn drop(&mut self) {
+        let mut consumer = self.consumer.lock();
+        let ids: Vec<u64> = consumer.subscriptions.keys().copied().collect();
+        for id in &ids {
+            self.remove(&mut consumer, *id);
+        }
+        self.bus
+            .counters
+            .subscriptions
+            .fetch_sub(ids.len() as u64, std::sync::atomic::Ordering::Relaxed);
+        // Queued items hold references to this queue: break the cycle.
+        drop(self.queue.clear());
+        consumer.taken.clear();
+    }
+}

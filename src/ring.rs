@@ -1,0 +1,199 @@
+//! The replay ring: a topic's history, which is also its delivery queue.
+//!
+//! The ring holds the newest messages of one topic, oldest first, numbered
+//! by consecutive sequence numbers. Readers are cursors (the sequence number
+//! of the last message they read), so the ring is shared by every reader and
+//! costs nothing per reader.
+//!
+//! Invariants:
+//! - `messages[i].seq() == first_seq() + i`: no holes;
+//! - `last_seq` is the sequence number of the newest message ever pushed
+//!   (0 before the first), even when eviction has emptied the ring;
+//! - `bytes` is the sum of the held messages' weights;
+//! - the limits are met after every [`Ring::evict`], except that the newest
+//!   message is never evicted by count or size: a reader parked at the head
+//!   must always be able to read the message that woke it.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use crate::message::Message;
+
+/// Eviction limits of one ring.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RingLimits {
+    pub max_messages: usize,
+    pub max_bytes: usize,
+    pub max_age_ms: Option<u64>,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Ring {
+    messages: VecDeque<Arc<Message>>,
+    last_seq: u64,
+    bytes: usize,
+}
+
+impl Ring {
+    /// Sequence number of the newest message ever pushed, 0 if none.
+    pub fn last_seq(&self) -> u64 {
+        self.last_seq
+    }
+
+    /// Sequence number of the oldest message held; `last_seq + 1` when the
+    /// ring is empty, so "held" is always `first_seq()..=last_seq()`.
+    pub fn first_seq(&self) -> u64 {
+        self.last_seq + 1 - self.messages.len() as u64
+    }
+
+    /// Payload bytes held.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// Messages held.
+    pub fn len(&self) -> usize {
+        self.messages.len()
+    }
+
+    /// Appends the next message; its seq must be `last_seq() + 1`.
+    pub fn push(&mut self, message: Arc<Message>) {
+        debug_assert_eq!(message.seq(), self.last_seq + 1);
+        self.last_seq = message.seq();
+        self.bytes += message.weight();
+        self.messages.push_back(message);
+    }
+
+    /// The message numbered `seq`, if held.
+    pub fn get(&self, seq: u64) -> Option<&Arc<Message>> {
+        let index = seq.checked_sub(self.first_seq())?;
+        self.messages.get(usize::try_from(index).ok()?)
+    }
+
+    /// Evicts down to the limits; returns the payload bytes freed.
+    pub fn evict(&mut self, limits: &RingLimits, now_ms: u64) -> usize {
+        let mut freed = 0;
+        while self.messages.len() > 1
+            && (self.messages.len() > limits.max_messages || self.bytes > limits.max_bytes)
+        {
+            freed += self.pop_oldest();
+        }
+        freed + self.evict_aged(limits, now_ms)
+    }
+
+    /// Evicts every message older than the age limit, the newest too: age is
+    /// the one limit under which a topic's history may become empty.
+    pub fn evict_aged(&mut self, limits: &RingLimits, now_ms: u64) -> usize {
+        let Some(max_age) = limits.max_age_ms else {
+            return 0;
+        };
+        let mut freed = 0;
+        while self
+            .messages
+            .front()
+            .is_some_and(|m| now_ms.saturating_sub(m.time_ms()) > max_age)
+        {
+            freed += self.pop_oldest();
+        }
+        freed
+    }
+
+    /// Evicts the oldest message unless it is the newest; returns the bytes
+    /// freed (0 when nothing was evicted). Used to meet the bus-wide budget.
+    pub fn evict_one_keeping_newest(&mut self) -> usize {
+        if self.messages.len() > 1 {
+            self.pop_oldest()
+        } else {
+            0
+        }
+    }
+
+    fn pop_oldest(&mut self) -> usize {
+        let weight = self.messages.pop_front().map_or(0, |m| m.weight());
+        self.bytes -= weight;
+        weight
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::message::Payload;
+
+    fn push(ring: &mut Ring, len: usize, time_ms: u64) {
+        let seq = ring.last_seq() + 1;
+        ring.push(Arc::new(Message::new(
+            seq,
+            time_ms,
+            None,
+            Payload::binary(&vec![0; len]),
+        )));
+    }
+
+    const UNLIMITED: RingLimits = RingLimits {
+        max_messages: usize::MAX,
+        max_bytes: usize::MAX,
+        max_age_ms: None,
+    };
+
+    #[test]
+    fn empty_ring_holds_nothing() {
+        let ring = Ring::default();
+        assert_eq!((ring.first_seq(), ring.last_seq(), ring.len()), (1, 0, 0));
+        assert!(ring.get(0).is_none() && ring.get(1).is_none());
+    }
+
+    #[test]
+    fn count_limit_evicts_oldest_first() {
+        let mut ring = Ring::default();
+        let limits = RingLimits {
+            max_messages: 3,
+            ..UNLIMITED
+        };
+        for _ in 0..5 {
+            push(&mut ring, 10, 0);
+            ring.evict(&limits, 0);
+        }
+        assert_eq!(
+            (ring.first_seq(), ring.last_seq(), ring.bytes()),
+            (3, 5, 30)
+        );
+        assert_eq!(ring.get(3).unwrap().seq(), 3);
+        assert!(ring.get(2).is_none() && ring.get(6).is_none());
+    }
+
+    #[test]
+    fn byte_limit_keeps_the_newest_message() {
+        let mut ring = Ring::default();
+        let limits = RingLimits {
+            max_bytes: 25,
+            ..UNLIMITED
+        };
+        push(&mut ring, 10, 0);
+        push(&mut ring, 10, 0);
+        assert_eq!(ring.evict(&limits, 0), 0);
+        push(&mut ring, 10, 0);
+        assert_eq!(ring.evict(&limits, 0), 10);
+        assert_eq!((ring.first_seq(), ring.bytes()), (2, 20));
+        push(&mut ring, 100, 0);
+        assert_eq!(ring.evict(&limits, 0), 20);
+        assert_eq!((ring.first_seq(), ring.len(), ring.bytes()), (4, 1, 100));
+        assert_eq!(ring.evict_one_keeping_newest(), 0);
+    }
+
+    #[test]
+    fn age_limit_can_empty_the_ring() {
+        let mut ring = Ring::default();
+        let limits = RingLimits {
+            max_age_ms: Some(100),
+            ..UNLIMITED
+        };
+        push(&mut ring, 1, 1000);
+        push(&mut ring, 1, 1050);
+        assert_eq!(ring.evict(&limits, 1100), 0);
+        assert_eq!(ring.evict(&limits, 1101), 1);
+        assert_eq!(ring.first_seq(), 2);
+        assert_eq!(ring.evict_aged(&limits, 2000), 1);
+        assert_eq!((ring.first_seq(), ring.last_seq(), ring.len()), (3, 2, 0));
+    }
+}
