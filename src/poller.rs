@@ -180,6 +180,9 @@ impl Poller {
             },
         );
         let attached = self.attach_all(&mut consumer, id, &topics, patterns, &start);
+        if !consumer.taken.is_empty() {
+            self.queue.push_front_all(consumer.taken.drain(..));
+        }
         if let Err(error) = attached {
             self.remove(&mut consumer, id);
             return Err(error);
@@ -215,8 +218,9 @@ impl Poller {
         Ok(())
     }
 
-    /// Adds a cursor for `subscription` on `topic`, unless it has one.
-    /// Returns false when the topic was removed meanwhile (look it up again).
+    /// Adds a cursor for `subscription` on `topic`, unless it has one, and
+    /// queues the topic (on the consumer's side) when the cursor has
+    /// something to read. Returns false when the topic was removed meanwhile (look it up again).
     fn attach(
         &self,
         consumer: &mut Consumer,
@@ -227,6 +231,7 @@ impl Poller {
         let Consumer {
             subscriptions,
             groups,
+            taken,
             ..
         } = consumer;
         let Some(state) = subscriptions.get_mut(&subscription) else {
@@ -268,8 +273,10 @@ impl Poller {
             pending_gap,
         });
         state.cursors.push((topic.id, group.members.len() - 1));
-        if backlog {
-            group.watch.notify();
+        // Queued on the consumer's side: a drain in progress (attaching a new
+        // topic for a pattern) then serves it in the same call.
+        if backlog && group.watch.signal.raise() {
+            taken.push_back(Ready::Topic(group.watch.clone()));
         }
         true
     }
