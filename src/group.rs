@@ -26,8 +26,9 @@ pub(crate) struct Member {
     pub subscription: u64,
     pub cursor: u64,
     pub lag_policy: LagPolicy,
-    /// A gap found when the subscription started from a token no longer held.
-    pub pending_gap: Option<Gap>,
+    /// A gap found when the subscription started from a token no longer
+    /// held. Boxed: it is rare, and members are walked in the hot loop.
+    pub pending_gap: Option<Box<Gap>>,
 }
 
 #[derive(Debug)]
@@ -79,7 +80,7 @@ impl Group {
             let member = &mut self.members[index];
             if let Some(gap) = member.pending_gap.take() {
                 *gaps += 1;
-                batch.push_gap(member.subscription, topic, gap);
+                batch.push_gap(member.subscription, topic, *gap);
             }
             if member.cursor + 1 < first {
                 let lost = first - 1 - member.cursor;

@@ -270,7 +270,7 @@ impl Poller {
             subscription,
             cursor,
             lag_policy: state.lag_policy,
-            pending_gap,
+            pending_gap: pending_gap.map(Box::new),
         });
         state.cursors.push((topic.id, group.members.len() - 1));
         // Queued on the consumer's side: a drain in progress (attaching a new
@@ -364,7 +364,7 @@ impl Poller {
         let positions = state.cursors.iter().filter_map(|&(topic_id, index)| {
             let group = consumer.groups.get(&topic_id)?;
             let member = group.members.get(index)?;
-            let position = match member.pending_gap {
+            let position = match &member.pending_gap {
                 Some(gap) => gap.from,
                 None => group.topic.position(member.cursor),
             };

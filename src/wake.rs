@@ -205,7 +205,7 @@ mod loom_model {
             while taken.pop_front().is_some() {
                 signal.rearm();
                 let newest = head.load(Ordering::Relaxed);
-                let upto = newest.min(delivered + budget);
+                let upto = newest.min(delivered.saturating_add(budget));
                 assert!(upto >= delivered, "the head never goes back");
                 delivered = upto;
                 if delivered < newest && signal.raise() {
