@@ -54,6 +54,14 @@ pub enum Error {
     InvalidConfig(String),
     /// A system call failed (creating the poller's file descriptor).
     Io(String),
+    /// An access token (JWT) is malformed, not HS256, or its signature does
+    /// not verify; the text says which (never the token itself).
+    InvalidJwt(String),
+    /// An access token's `exp` has passed.
+    ExpiredJwt,
+    /// A framing argument (an iframe callback name, a header value) is
+    /// invalid; the text says why.
+    InvalidArgument(String),
 }
 
 impl fmt::Display for Error {
@@ -87,6 +95,9 @@ impl fmt::Display for Error {
             Error::NoTopics => write!(f, "a subscription needs at least one topic or pattern"),
             Error::InvalidConfig(why) => write!(f, "invalid configuration: {why}"),
             Error::Io(why) => write!(f, "system call failed: {why}"),
+            Error::InvalidJwt(why) => write!(f, "invalid access token: {why}"),
+            Error::ExpiredJwt => write!(f, "access token expired"),
+            Error::InvalidArgument(why) => write!(f, "invalid argument: {why}"),
         }
     }
 }
