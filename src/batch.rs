@@ -108,6 +108,12 @@ impl<'a> Delivery<'a> {
         self.message
     }
 
+    /// The message's wire frames (SSE, NDJSON, envelope), encoded once for
+    /// all subscribers; see [`crate::frames`].
+    pub fn frames(&self) -> crate::frames::Frames<'a> {
+        self.message.frames(&self.topic.name, self.key())
+    }
+
     /// A shared reference to the message that outlives the batch (no copy).
     pub fn shared(&self) -> Arc<Message> {
         self.message.clone()

@@ -178,15 +178,40 @@ pub struct Poll {
     /// The key to poll from next: the last message returned, or where the
     /// poll started when there was none.
     pub position: Position,
+    topic: Arc<Topic>,
 }
 
 impl Poll {
+    /// The topic polled.
+    pub fn topic(&self) -> &str {
+        &self.topic.name
+    }
+
     /// The version key of one of the returned messages.
     pub fn key(&self, message: &Message) -> Position {
         Position {
             epoch: self.epoch,
             seq: message.seq(),
         }
+    }
+
+    /// The wire frames of one of the returned messages (shared with every
+    /// stream that delivers it).
+    pub fn frames<'a>(&self, message: &'a Message) -> crate::frames::Frames<'a> {
+        message.frames(&self.topic.name, self.key(message))
+    }
+
+    /// The answer as JSON: `{"key":..,"messages":[envelope,..],"gap":..}`
+    /// (see [`crate::envelope::poll_answer`]).
+    pub fn to_json(&self) -> Vec<u8> {
+        let gap = self
+            .gap
+            .map(|gap| crate::envelope::gap(&self.topic.name, &gap.from.to_string(), gap.to));
+        let envelopes = self
+            .messages
+            .iter()
+            .map(|message| self.frames(message).envelope());
+        crate::envelope::poll_answer(self.position, envelopes, gap.as_deref())
     }
 }
 
@@ -287,11 +312,14 @@ impl Bus {
         if gap.is_some() {
             self.shared.counters.gaps.fetch_add(1, Relaxed);
         }
+        let position = topic.position(upto);
+        drop(state);
         Ok(Poll {
             epoch: topic.epoch,
             messages,
             gap,
-            position: topic.position(upto),
+            position,
+            topic,
         })
     }
 

@@ -5,6 +5,7 @@
 //! fields are packed (the event type and the payload share one allocation)
 //! because a ring may hold millions of them.
 
+use std::sync::OnceLock;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::error::{Error, Result};
@@ -97,6 +98,9 @@ pub struct Message {
     bytes: Box<[u8]>,
     event_len: u8,
     kind: PayloadKind,
+    /// Wire frames, encoded by the first reader that needs them
+    /// (see [`crate::frames`]).
+    frames: OnceLock<Box<[u8]>>,
 }
 
 impl Message {
@@ -113,6 +117,7 @@ impl Message {
             bytes: bytes.into_boxed_slice(),
             event_len: event.len() as u8,
             kind: payload.kind,
+            frames: OnceLock::new(),
         }
     }
 
@@ -141,6 +146,15 @@ impl Message {
     /// The payload.
     pub fn data(&self) -> &[u8] {
         &self.bytes[usize::from(self.event_len)..]
+    }
+
+    /// The message's frames, encoded on first use; `topic` and `key` must be
+    /// the message's own (they are not stored in it).
+    pub(crate) fn frames(&self, topic: &str, key: crate::Position) -> crate::frames::Frames<'_> {
+        crate::frames::cached(
+            self.frames
+                .get_or_init(|| crate::frames::encode_message(topic, key, self)),
+        )
     }
 
     /// Bytes this message holds beyond its header: what the ring and the

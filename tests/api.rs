@@ -126,7 +126,9 @@ fn refused_publishes_change_nothing() {
     config.ring_max_bytes = 64;
     let bus = Bus::new(config).unwrap();
     let head = text(&bus, "t", "ok");
-    let cases: Vec<(Result<Position, Error>, fn(&Error) -> bool)> = vec![
+    /// A refused publish and the check its error must pass.
+    type Case = (Result<Position, Error>, fn(&Error) -> bool);
+    let cases: Vec<Case> = vec![
         (bus.publish("", None, Payload::text("x")), |e| {
             matches!(e, Error::InvalidTopic(_))
         }),
@@ -362,7 +364,7 @@ fn patterns_match_existing_and_later_topics() {
     text(&bus, "chat.b.c", "deep");
     text(&bus, "chat", "bare");
     let seen = drain_all(&poller);
-    let mut of = |sub| {
+    let of = |sub| {
         let mut got: Vec<Vec<u8>> = datas(
             &seen
                 .iter()
@@ -946,4 +948,79 @@ fn stats_count_what_happened() {
     assert_eq!(stats.replay_bytes, 2);
     drop(poller);
     assert_eq!(bus.stats().subscriptions, 0);
+}
+
+#[test]
+fn frames_are_encoded_once_and_shared_by_every_delivery() {
+    let bus = bus();
+    let (one, two) = (bus.poller(), bus.poller());
+    one.subscribe(&["chat.x"], Start::Now).unwrap();
+    two.subscribe(&["chat.>"], Start::Now).unwrap();
+    let key = bus
+        .publish(
+            "chat.x",
+            Some("message"),
+            Payload::json(br#"{"text":"</script>"}"#),
+        )
+        .unwrap();
+    let (mut a, mut b) = (Batch::new(), Batch::new());
+    one.drain(&mut a, 10);
+    two.drain(&mut b, 10);
+    let (Some(Event::Message(x)), Some(Event::Message(y))) = (a.get(0), b.get(0)) else {
+        panic!()
+    };
+    assert_eq!(
+        x.frames().sse().as_ptr(),
+        y.frames().sse().as_ptr(),
+        "one encoding for both"
+    );
+    let envelope = format!(
+        r#"{{"id":"{key}","topic":"chat.x","seq":1,"event":"message","time":{},"data":{{"text":"\u003c/script>"}}}}"#,
+        x.message().time_ms()
+    );
+    assert_eq!(
+        std::str::from_utf8(x.frames().envelope()).unwrap(),
+        envelope
+    );
+    assert_eq!(
+        x.frames().sse(),
+        format!("id: {key}\nevent: message\ndata: {envelope}\n\n").as_bytes()
+    );
+
+    let poll = bus.poll("chat.x", &Start::Oldest, 10).unwrap();
+    assert_eq!(poll.topic(), "chat.x");
+    assert_eq!(
+        poll.frames(&poll.messages[0]).sse().as_ptr(),
+        x.frames().sse().as_ptr()
+    );
+    let answer: serde_json::Value = serde_json::from_slice(&poll.to_json()).unwrap();
+    assert_eq!(answer["key"], serde_json::json!(key.to_string()));
+    assert_eq!(
+        answer["messages"][0]["data"]["text"],
+        serde_json::json!("</script>")
+    );
+    assert_eq!(answer["gap"], serde_json::Value::Null);
+}
+
+#[test]
+fn poll_answers_name_their_gap() {
+    let mut config = config();
+    config.ring_max_messages = 1;
+    let bus = Bus::new(config).unwrap();
+    let first = text(&bus, "t", "1");
+    let second = text(&bus, "t", "2");
+    let poll = bus
+        .poll(
+            "t",
+            &Start::After(Token::Key(Position { seq: 0, ..first })),
+            10,
+        )
+        .unwrap();
+    let answer: serde_json::Value = serde_json::from_slice(&poll.to_json()).unwrap();
+    assert_eq!(
+        answer["gap"],
+        serde_json::json!({"event": "gap", "topic": "t", "from": Position { seq: 0, ..first }.to_string(), "to": first.to_string()})
+    );
+    assert_eq!(answer["key"], serde_json::json!(second.to_string()));
+    assert_eq!(answer["messages"].as_array().unwrap().len(), 1);
 }

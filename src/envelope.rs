@@ -1,0 +1,302 @@
+//! The JSON envelope: how a message, a gap or a poll answer is written for a
+//! browser, the same on every transport.
+//!
+//! A message's envelope is one line of JSON, with fields in this order:
+//!
+//! ```text
+//! {"id":"<key>","topic":"chat.lobby","seq":42,"event":"message","time":1700000000000,"data":...}
+//! ```
+//!
+//! `data` is the payload: JSON payloads as they are, text as a JSON string,
+//! binary as a base64 string. `event` is the message's event type, or
+//! `message` when it has none.
+//!
+//! Guarantees, for any payload, topic and event the bus accepted:
+//! - the output is valid JSON (RFC 8259) and holds no raw CR or LF, so it is
+//!   one NDJSON line and one SSE `data:` line;
+//! - it holds no `<` (escaped as `\u003c`, so neither `</script` nor `<!--`
+//!   can appear in any case) and no raw U+2028 or U+2029 (escaped), so it
+//!   can be placed inside an HTML `<script>` element as a JavaScript
+//!   expression and cannot end the element or break the expression.
+
+use base64::Engine as _;
+
+use crate::message::{Message, PayloadKind};
+use crate::position::Position;
+
+/// Writes `text` as a JSON string literal, with `<`, U+2028 and U+2029
+/// escaped on top of what JSON requires.
+pub fn write_json_string(out: &mut Vec<u8>, text: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.push(b'"');
+    let bytes = text.as_bytes();
+    let mut start = 0;
+    let mut index = 0;
+    while index < bytes.len() {
+        let byte = bytes[index];
+        let escape: Option<&[u8]> = match byte {
+            b'"' => Some(b"\\\""),
+            b'\\' => Some(b"\\\\"),
+            b'\n' => Some(b"\\n"),
+            b'\r' => Some(b"\\r"),
+            b'\t' => Some(b"\\t"),
+            b'<' => Some(b"\\u003c"),
+            0xE2 if bytes.get(index + 1) == Some(&0x80)
+                && matches!(bytes.get(index + 2), Some(0xA8 | 0xA9)) =>
+            {
+                Some(if bytes[index + 2] == 0xA8 {
+                    b"\\u2028"
+                } else {
+                    b"\\u2029"
+                })
+            }
+            0x00..=0x1F => None,
+            _ => {
+                index += 1;
+                continue;
+            }
+        };
+        out.extend_from_slice(&bytes[start..index]);
+        match escape {
+            Some(escape) => {
+                out.extend_from_slice(escape);
+                index += if byte == 0xE2 { 3 } else { 1 };
+            }
+            None => {
+                out.extend_from_slice(b"\\u00");
+                out.push(HEX[usize::from(byte >> 4)]);
+                out.push(HEX[usize::from(byte & 0xF)]);
+                index += 1;
+            }
+        }
+        start = index;
+    }
+    out.extend_from_slice(&bytes[start..]);
+    out.push(b'"');
+}
+
+/// Writes a validated JSON payload on one line, script-safe: raw CR and LF
+/// (whitespace, in valid JSON) become spaces, `<`, U+2028 and U+2029 (only
+/// possible inside strings, in valid JSON) become escapes.
+fn write_json_payload(out: &mut Vec<u8>, json: &[u8]) {
+    let mut start = 0;
+    let mut index = 0;
+    while index < json.len() {
+        let (replacement, width): (&[u8], usize) = match json[index] {
+            b'\n' | b'\r' => (b" ", 1),
+            b'<' => (b"\\u003c", 1),
+            0xE2 if json.get(index + 1) == Some(&0x80)
+                && matches!(json.get(index + 2), Some(0xA8 | 0xA9)) =>
+            {
+                (
+                    if json[index + 2] == 0xA8 {
+                        b"\\u2028"
+                    } else {
+                        b"\\u2029"
+                    },
+                    3,
+                )
+            }
+            _ => {
+                index += 1;
+                continue;
+            }
+        };
+        out.extend_from_slice(&json[start..index]);
+        out.extend_from_slice(replacement);
+        index += width;
+        start = index;
+    }
+    out.extend_from_slice(&json[start..]);
+}
+
+/// Writes a message's `data` value.
+fn write_data(out: &mut Vec<u8>, message: &Message) {
+    match message.kind() {
+        PayloadKind::Json => write_json_payload(out, message.data()),
+        // Text was validated as UTF-8 at publish.
+        PayloadKind::Text => write_json_string(out, &String::from_utf8_lossy(message.data())),
+        PayloadKind::Binary => {
+            out.push(b'"');
+            let encoded = base64::engine::general_purpose::STANDARD.encode(message.data());
+            out.extend_from_slice(encoded.as_bytes());
+            out.push(b'"');
+        }
+    }
+}
+
+/// Writes a message's envelope; see the module docs.
+pub fn write_message(out: &mut Vec<u8>, topic: &str, key: Position, message: &Message) {
+    use std::io::Write as _;
+    // Keys, topics and event types are ASCII without quotes or backslashes
+    // (see `crate::name` and `crate::position`), so they need no escaping.
+    let _ = write!(
+        out,
+        "{{\"id\":\"{key}\",\"topic\":\"{topic}\",\"seq\":{},\"event\":\"{}\",\"time\":{},\"data\":",
+        message.seq(),
+        message.event().unwrap_or("message"),
+        message.time_ms()
+    );
+    write_data(out, message);
+    out.push(b'}');
+}
+
+/// A gap's envelope:
+/// `{"event":"gap","topic":"<topic>","from":"<client key>","to":"<key>"}`.
+/// `from` is whatever key the client sent (it is escaped), `to` the key
+/// after which reading continues.
+pub fn gap(topic: &str, from: &str, to: Position) -> Vec<u8> {
+    let mut out = Vec::with_capacity(64 + topic.len() + from.len());
+    out.extend_from_slice(b"{\"event\":\"gap\",\"topic\":");
+    write_json_string(&mut out, topic);
+    out.extend_from_slice(b",\"from\":");
+    write_json_string(&mut out, from);
+    out.extend_from_slice(format!(",\"to\":\"{to}\"}}").as_bytes());
+    out
+}
+
+/// A poll's answer: `{"key":"<key>","messages":[<envelope>,...],"gap":<gap envelope or null>}`.
+pub fn poll_answer<'a>(
+    key: Position,
+    envelopes: impl IntoIterator<Item = &'a [u8]>,
+    gap: Option<&[u8]>,
+) -> Vec<u8> {
+    let mut out = format!("{{\"key\":\"{key}\",\"messages\":[").into_bytes();
+    for (index, envelope) in envelopes.into_iter().enumerate() {
+        if index > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(envelope);
+    }
+    out.extend_from_slice(b"],\"gap\":");
+    out.extend_from_slice(gap.unwrap_or(b"null"));
+    out.push(b'}');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::message::Payload;
+    use serde_json::{json, Value};
+
+    fn envelope(event: Option<&str>, payload: Payload<'_>) -> Value {
+        let message = Message::new(42, 1_700_000_000_000, event, payload);
+        let mut out = Vec::new();
+        write_message(
+            &mut out,
+            "chat.lobby",
+            Position {
+                epoch: 0xabc,
+                seq: 42,
+            },
+            &message,
+        );
+        assert!(
+            !out.iter().any(|&b| b == b'\n' || b == b'\r' || b == b'<'),
+            "{}",
+            String::from_utf8_lossy(&out)
+        );
+        let text = std::str::from_utf8(&out).unwrap();
+        assert!(!text.contains('\u{2028}') && !text.contains('\u{2029}'));
+        serde_json::from_str(text).unwrap()
+    }
+
+    #[test]
+    fn message_envelopes_have_the_contract_fields_in_order() {
+        let message = Message::new(
+            42,
+            1_700_000_000_000,
+            Some("message"),
+            Payload::json(br#"{"user":"ann","text":"hi"}"#),
+        );
+        let mut out = Vec::new();
+        write_message(
+            &mut out,
+            "chat.lobby",
+            Position {
+                epoch: 0xabc,
+                seq: 42,
+            },
+            &message,
+        );
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            r#"{"id":"abc-42","topic":"chat.lobby","seq":42,"event":"message","time":1700000000000,"data":{"user":"ann","text":"hi"}}"#
+        );
+    }
+
+    #[test]
+    fn payload_kinds_embed_as_json_text_and_base64() {
+        assert_eq!(
+            envelope(None, Payload::json(b"[1, 2]"))["data"],
+            json!([1, 2])
+        );
+        assert_eq!(
+            envelope(None, Payload::json(b"[1, 2]"))["event"],
+            json!("message")
+        );
+        assert_eq!(
+            envelope(Some("join"), Payload::text("a\"b\\c"))["data"],
+            json!("a\"b\\c")
+        );
+        assert_eq!(
+            envelope(Some("join"), Payload::text(""))["event"],
+            json!("join")
+        );
+        assert_eq!(
+            envelope(None, Payload::binary(&[0, 255, 1]))["data"],
+            json!("AP8B")
+        );
+    }
+
+    #[test]
+    fn script_breakers_are_escaped_in_text_and_json() {
+        let attack =
+            "</script><script>window.__pwned=1</script><!-- \u{2028}\u{2029}\n\nevent: x\r\0\u{1f}";
+        assert_eq!(envelope(None, Payload::text(attack))["data"], json!(attack));
+        let json_attack =
+            serde_json::to_vec(&json!({"t": attack, "<k>": ["</SCRIPT", "<!--"]})).unwrap();
+        let pretty = serde_json::to_vec_pretty(&json!({"t": attack})).unwrap();
+        assert_eq!(
+            envelope(None, Payload::json(&json_attack))["data"],
+            serde_json::from_slice::<Value>(&json_attack).unwrap()
+        );
+        assert_eq!(
+            envelope(None, Payload::json(&pretty))["data"],
+            json!({"t": attack})
+        );
+    }
+
+    #[test]
+    fn json_strings_escape_controls_and_separators() {
+        let mut out = Vec::new();
+        write_json_string(&mut out, "a<b\u{2028}c\u{7}\u{e9}\u{1F600}");
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "\"a\\u003cb\\u2028c\\u0007\u{e9}\u{1F600}\""
+        );
+    }
+
+    #[test]
+    fn gap_and_poll_answers() {
+        let to = Position {
+            epoch: 0xabc,
+            seq: 7,
+        };
+        let gap = gap("chat.lobby", "x\"</script>", to);
+        let parsed: Value = serde_json::from_slice(&gap).unwrap();
+        assert_eq!(
+            parsed,
+            json!({"event": "gap", "topic": "chat.lobby", "from": "x\"</script>", "to": "abc-7"})
+        );
+        assert!(!gap.contains(&b'<'));
+        let answer = poll_answer(to, [&b"{\"a\":1}"[..], b"{\"b\":2}"], Some(&gap));
+        let parsed: Value = serde_json::from_slice(&answer).unwrap();
+        assert_eq!(parsed["key"], json!("abc-7"));
+        assert_eq!(parsed["messages"], json!([{"a": 1}, {"b": 2}]));
+        assert_eq!(parsed["gap"]["to"], json!("abc-7"));
+        let empty: Value = serde_json::from_slice(&poll_answer(to, [], None)).unwrap();
+        assert_eq!(empty, json!({"key": "abc-7", "messages": [], "gap": null}));
+    }
+}

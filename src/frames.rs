@@ -1,0 +1,156 @@
+//! A message's wire frames, encoded once and shared by every subscriber.
+//!
+//! The first transport that asks for a message's frames encodes them; every
+//! later delivery of that message, on any poller and any transport, reuses
+//! the same bytes. One buffer serves three transports:
+//!
+//! ```text
+//! id: <key>\nevent: <event>\ndata: <envelope>\n\n
+//! |------------- SSE event (the whole buffer) ---|
+//!                              |envelope|
+//!                              |envelope\n| = the NDJSON line (XHR streaming)
+//! ```
+//!
+//! The iframe chunk is [`iframe::script_open`](crate::iframe::script_open),
+//! then the envelope, then [`iframe::SCRIPT_CLOSE`](crate::iframe::SCRIPT_CLOSE);
+//! a WebSocket text frame is a frame header, then the envelope: both are written with
+//! vectored I/O around the shared envelope, never copied into one buffer per
+//! client. The envelope's guarantees are in [`crate::envelope`].
+
+use crate::envelope;
+use crate::message::Message;
+use crate::position::Position;
+
+/// The frames of one message or gap; see the module docs.
+#[derive(Debug, Clone, Copy)]
+pub struct Frames<'a> {
+    /// The whole SSE event.
+    buf: &'a [u8],
+    /// Where the envelope starts in `buf`.
+    start: usize,
+}
+
+impl<'a> Frames<'a> {
+    /// The SSE event: `id:`, `event:`, one `data:` line and a blank line.
+    pub fn sse(&self) -> &'a [u8] {
+        self.buf
+    }
+
+    /// The JSON envelope alone (one line, script-safe).
+    pub fn envelope(&self) -> &'a [u8] {
+        &self.buf[self.start..self.buf.len() - 2]
+    }
+
+    /// The envelope and a newline: one NDJSON line.
+    pub fn ndjson(&self) -> &'a [u8] {
+        &self.buf[self.start..self.buf.len() - 1]
+    }
+}
+
+/// Frames owned by their caller (gaps, which are rare and per client).
+#[derive(Debug, Clone)]
+pub struct OwnedFrames {
+    buf: Vec<u8>,
+    start: usize,
+}
+
+impl OwnedFrames {
+    /// The frames, borrowed.
+    pub fn frames(&self) -> Frames<'_> {
+        Frames {
+            buf: &self.buf,
+            start: self.start,
+        }
+    }
+}
+
+/// Encodes an SSE event whose data is the envelope `write_envelope` writes;
+/// returns the buffer and where the envelope starts.
+fn encode(id: Position, event: &str, write_envelope: impl FnOnce(&mut Vec<u8>)) -> OwnedFrames {
+    // Ids are keys and events are checked names: neither can hold CR, LF or
+    // NUL, so they go into their fields as they are.
+    let mut buf = format!("id: {id}\nevent: {event}\ndata: ").into_bytes();
+    let start = buf.len();
+    write_envelope(&mut buf);
+    buf.extend_from_slice(b"\n\n");
+    OwnedFrames { buf, start }
+}
+
+/// Encodes a message's frames for its cache; the first byte of the result
+/// is the envelope's offset within the rest (always below 256: a key is at
+/// most 34 bytes and an event type at most 64).
+pub(crate) fn encode_message(topic: &str, key: Position, message: &Message) -> Box<[u8]> {
+    let event = message.event().unwrap_or("message");
+    let owned = encode(key, event, |out| {
+        envelope::write_message(out, topic, key, message)
+    });
+    let mut cached = Vec::with_capacity(owned.buf.len() + 1);
+    cached.push(owned.start as u8);
+    cached.extend_from_slice(&owned.buf);
+    cached.into_boxed_slice()
+}
+
+/// Reads a cache made by [`encode_message`].
+pub(crate) fn cached(cache: &[u8]) -> Frames<'_> {
+    Frames {
+        buf: &cache[1..],
+        start: usize::from(cache[0]),
+    }
+}
+
+/// The frames of a gap: an SSE event `gap` whose id is the key reading
+/// continues after, so a browser that reconnects after it resumes past it.
+/// `from` is the key the client sent, as it sent it.
+pub fn gap(topic: &str, from: &str, to: Position) -> OwnedFrames {
+    encode(to, "gap", |out| {
+        out.extend_from_slice(&envelope::gap(topic, from, to))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::message::Payload;
+
+    #[test]
+    fn one_buffer_serves_sse_ndjson_and_the_envelope() {
+        let message = Message::new(3, 5, Some("join"), Payload::text("line1\nline2"));
+        let key = Position {
+            epoch: 0xab,
+            seq: 3,
+        };
+        let cache = encode_message("chat.x", key, &message);
+        let frames = cached(&cache);
+        let envelope = r#"{"id":"ab-3","topic":"chat.x","seq":3,"event":"join","time":5,"data":"line1\nline2"}"#;
+        assert_eq!(std::str::from_utf8(frames.envelope()).unwrap(), envelope);
+        assert_eq!(frames.ndjson(), format!("{envelope}\n").as_bytes());
+        assert_eq!(
+            frames.sse(),
+            format!("id: ab-3\nevent: join\ndata: {envelope}\n\n").as_bytes()
+        );
+    }
+
+    #[test]
+    fn gaps_carry_the_resume_key_as_their_id() {
+        let owned = gap(
+            "chat.x",
+            "bad\nkey",
+            Position {
+                epoch: 0xab,
+                seq: 9,
+            },
+        );
+        let frames = owned.frames();
+        let sse = std::str::from_utf8(frames.sse()).unwrap();
+        assert!(
+            sse.starts_with("id: ab-9\nevent: gap\ndata: {\"event\":\"gap\""),
+            "{sse}"
+        );
+        assert_eq!(
+            sse.matches('\n').count(),
+            4,
+            "the client's key cannot add lines: {sse}"
+        );
+        assert!(frames.ndjson().ends_with(b"}\n"));
+    }
+}
