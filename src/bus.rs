@@ -24,12 +24,13 @@
 //! last handle and the last [`Poller`] are gone.
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::{mpsc, Arc, Weak};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::batch::{Batch, Event};
 use crate::config::Config;
 use crate::error::{Error, Result};
+use crate::janitor::Janitor;
 use crate::message::{now_ms, validate_json, Message, Payload};
 use crate::name::{check_client_id, check_event, check_topic};
 use crate::poller::Poller;
@@ -49,8 +50,8 @@ pub(crate) struct Shared {
     pub registry: Registry,
     pub counters: Counters,
     next_subscription: AtomicU64,
-    /// Dropping it tells the janitor thread to stop.
-    _janitor_stop: Option<mpsc::Sender<()>>,
+    /// Set once after construction (it needs a weak reference to this).
+    janitor: parking_lot::Mutex<Option<Janitor>>,
 }
 
 impl Shared {
@@ -134,7 +135,7 @@ impl Shared {
     }
 
     /// Expires leases and aged messages, then removes idle topics.
-    fn sweep(&self) {
+    pub fn sweep(&self) {
         let now = now_ms();
         for topic in self.registry.topics() {
             let mut state = topic.state.write();
@@ -233,17 +234,16 @@ impl Bus {
             max_age_ms: config.ring_max_age.map(|age| age.as_millis() as u64),
         };
         let interval = config.janitor_interval;
-        let (stop, stopped) = mpsc::channel();
         let shared = Arc::new(Shared {
             config,
             limits,
             registry: Registry::new(),
             counters: Counters::default(),
             next_subscription: AtomicU64::new(1),
-            _janitor_stop: interval.is_some().then_some(stop),
+            janitor: parking_lot::Mutex::new(None),
         });
         if let Some(interval) = interval {
-            spawn_janitor(Arc::downgrade(&shared), interval, stopped)?;
+            *shared.janitor.lock() = Some(Janitor::start(Arc::downgrade(&shared), interval)?);
         }
         Ok(Bus { shared })
     }
@@ -422,20 +422,4 @@ impl Bus {
     pub fn sweep(&self) {
         self.shared.sweep();
     }
-}
-
-/// The janitor: sweeps every `interval` until the bus is gone.
-fn spawn_janitor(shared: Weak<Shared>, interval: Duration, stop: mpsc::Receiver<()>) -> Result<()> {
-    std::thread::Builder::new()
-        .name("pushbus-janitor".to_owned())
-        .spawn(move || {
-            while let Err(mpsc::RecvTimeoutError::Timeout) = stop.recv_timeout(interval) {
-                match shared.upgrade() {
-                    Some(shared) => shared.sweep(),
-                    None => return,
-                }
-            }
-        })
-        .map(drop)
-        .map_err(|e| Error::Io(format!("cannot start the janitor thread: {e}")))
 }

@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 
 /// Bytes of padding in [`preamble`], before the first script: some
 /// browsers render nothing of a streamed document before 1 KiB.
-pub const PADDING_BYTES: usize = 2048;
+const PADDING_BYTES: usize = 2048;
 
 /// Checks a callback name: `[A-Za-z_$][A-Za-z0-9_$.]{0,63}`.
 pub fn check_callback(callback: &str) -> Result<()> {

@@ -341,6 +341,11 @@ impl Poller {
         Ok(())
     }
 
+    /// The configuration of the bus this poller belongs to.
+    pub fn config(&self) -> &crate::Config {
+        &self.bus.config
+    }
+
     /// Subscriptions open in this poller.
     pub fn len(&self) -> usize {
         self.consumer.lock().subscriptions.len()

@@ -3,7 +3,7 @@
 //! A client id is present while at least one holder keeps it: a
 //! subscription (streaming clients; released when the subscription closes)
 //! or a lease (polling clients; each poll refreshes it, and it runs out by
-//! itself). [`Presence::join`] says when a client becomes present and the
+//! itself). `Presence::join` says when a client becomes present and the
 //! release calls say when it stops being present, so the topic can publish
 //! exactly one `join` and one `leave` event per visit, however many tabs or
 //! streams the client holds.
@@ -19,6 +19,25 @@ pub struct PresenceEntry {
     pub info: String,
     /// When it became present, in milliseconds since the Unix epoch.
     pub since_ms: u64,
+}
+
+/// Renders a presence list as JSON:
+/// `[{"client":"ann","info":{...},"since":1700000000000},...]`.
+pub fn to_json(entries: &[PresenceEntry]) -> Vec<u8> {
+    let mut out = vec![b'['];
+    for (index, entry) in entries.iter().enumerate() {
+        if index > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(b"{\"client\":");
+        crate::envelope::write_json_string(&mut out, &entry.client);
+        out.extend_from_slice(b",\"info\":");
+        // Info was validated as JSON when it was given.
+        out.extend_from_slice(entry.info.as_bytes());
+        out.extend_from_slice(format!(",\"since\":{}}}", entry.since_ms).as_bytes());
+    }
+    out.push(b']');
+    out
 }
 
 /// What keeps a client present.
@@ -163,6 +182,19 @@ mod tests {
         assert_eq!(presence.list(0)[0].info, "{\"a\":1}");
         assert!(presence.leave("cy"));
         assert!(!presence.leave("cy"));
+    }
+
+    #[test]
+    fn lists_render_as_json() {
+        let mut presence = Presence::default();
+        presence.join("b\"<", "{\"x\":[1]}", Holder::Subscription(1), 5);
+        presence.join("a", "null", Holder::Subscription(1), 6);
+        let json: serde_json::Value = serde_json::from_slice(&to_json(&presence.list(0))).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!([{"client": "a", "info": null, "since": 6}, {"client": "b\"<", "info": {"x": [1]}, "since": 5}])
+        );
+        assert_eq!(to_json(&[]), b"[]");
     }
 
     #[test]

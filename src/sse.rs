@@ -2,9 +2,9 @@
 //!
 //! Guarantees:
 //! - no field written here can start another field or event: `id:` values
-//!   and comments are refused if they hold CR, LF or NUL, event types are
-//!   checked by [`check_event`](crate::name), and data is split into one
-//!   `data:` line per line, on CR, LF and CRLF alike, so `"a\r\nb"` arrives
+//!   and comments are refused if they hold CR, LF or NUL, event types must
+//!   be 1-64 of `[A-Za-z0-9_.:-]`, and data is split into one `data:` line
+//!   per line, on CR, LF and CRLF alike, so `"a\r\nb"` arrives
 //!   in the browser as `"a\nb"`;
 //! - `retry:` is ASCII digits only;
 //! - every frame is a whole event ending in a blank line, so a connection
@@ -16,7 +16,7 @@ use crate::position::{Token, MAX_TOKEN_LEN};
 
 /// Bytes of padding in [`preamble`]: enough for every browser and proxy
 /// to start rendering the stream at once.
-pub const PADDING_BYTES: usize = 2048;
+const PADDING_BYTES: usize = 2048;
 
 /// The first bytes of a stream: `retry: <ms>`, then a comment of padding.
 pub fn preamble(retry_ms: u32) -> Vec<u8> {

@@ -2,11 +2,11 @@
 //!
 //! # Specification
 //!
-//! A poller keeps a [`ReadyQueue`] of work items. For each topic it reads, it
-//! has one [`Signal`], shared with the topic. The protocol guarantees:
+//! A poller keeps a `ReadyQueue` of work items. For each topic it reads, it
+//! has one `Signal`, shared with the topic. The protocol guarantees:
 //!
 //! - **No lost wake-up.** After a publisher has appended a message and called
-//!   [`Signal::raise`], the poller will process the topic again at some point
+//!   `Signal::raise`, the poller will process the topic again at some point
 //!   after that append: either the raise enqueued it, or the poller had not
 //!   yet re-armed the signal and will read the new head when it does.
 //! - **Coalescing.** A topic is in the queue at most once per re-arm, however
