@@ -1,27 +1,44 @@
 # pushbus: the README's two commands are `make demo` and `make test`.
-# Every target installs nothing by itself beyond what cargo fetches; .ci/run
-# prepares a fresh machine first.
+# .ci/run prepares a fresh machine (system packages) and runs `make test`.
 
 CARGO ?= cargo
+CC ?= cc
+CXX ?= c++
+PREFIX ?= /usr/local
+VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
+
+RELEASE := target/release
+CTEST := target/ctest
 # Loom builds the crate with `--cfg loom`: a separate target dir keeps the
 # normal build's artifacts valid.
 LOOM_TARGET ?= target/loom
 
-.PHONY: all build demo test lint unit loom doc bench bench-full clean
+# What a program linking the static library needs besides it
+# (`cargo rustc -- --print native-static-libs`).
+STATIC_LIBS := -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc
+CSTRICT := -std=c11 -Wall -Wextra -Wpedantic -Werror -g -Iinclude
+LINK_SHARED := -L$(RELEASE) -lpushbus -Wl,-rpath,$(abspath $(RELEASE))
+LINK_STATIC := $(RELEASE)/libpushbus.a $(STATIC_LIBS)
+SANITIZE := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+VALGRIND := valgrind -q --error-exitcode=1 --leak-check=full \
+	--show-leak-kinds=definite,indirect,possible \
+	--errors-for-leak-kinds=definite,indirect,possible
+
+.PHONY: all build demo test lint unit doc loom header header-check ctest \
+	install install-test bench bench-full clean
 
 all: build
 
 build:
 	$(CARGO) build --release
 
-## The main job. Until the chat servers exist (issue 6) it runs the Rust
-## quick-start demo: fan-out, resume from a key, and a gap, printed.
+## The main job. Until the chat servers exist it runs the Rust quick-start
+## tour: fan-out, resume from a key, a gap, presence.
 demo:
 	$(CARGO) run --release --example quickstart
 
-## Every test: formatting, lints, unit/integration/property/stress tests,
-## doc tests, rustdoc warnings, and the loom model of the wake-up protocol.
-test: lint unit doc loom
+## Every test.
+test: lint header-check unit doc loom ctest install-test
 
 lint:
 	$(CARGO) fmt --check
@@ -35,6 +52,53 @@ doc:
 
 loom:
 	RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=$(LOOM_TARGET) $(CARGO) test --release --lib loom_model
+
+## The C header is generated and committed; the check fails when it is stale.
+header:
+	cbindgen --config cbindgen.toml --crate pushbus --output include/pushbus.h -q .
+
+header-check:
+	@tmp=$$(mktemp) && cbindgen --config cbindgen.toml --crate pushbus --output $$tmp -q . && \
+	if cmp -s $$tmp include/pushbus.h; then rm -f $$tmp; echo "include/pushbus.h is up to date"; \
+	else diff -u include/pushbus.h $$tmp | head -40; rm -f $$tmp; \
+	echo "include/pushbus.h is stale: run make header and commit it" >&2; exit 1; fi
+
+## The C tests: the API suite against the shared and the static library,
+## under ASan+UBSan and valgrind; the threaded test; the header as C++.
+ctest: build
+	mkdir -p $(CTEST)
+	$(CC) $(CSTRICT) tests/c/test_api.c -o $(CTEST)/api_shared $(LINK_SHARED)
+	$(CC) $(CSTRICT) tests/c/test_api.c -o $(CTEST)/api_static $(LINK_STATIC)
+	$(CC) $(CSTRICT) $(SANITIZE) tests/c/test_api.c -o $(CTEST)/api_asan $(LINK_STATIC)
+	$(CC) $(CSTRICT) -O2 tests/c/test_threads.c -o $(CTEST)/threads_static $(LINK_STATIC) -lpthread
+	$(CC) $(CSTRICT) $(SANITIZE) tests/c/test_threads.c -o $(CTEST)/threads_asan $(LINK_STATIC) -lpthread
+	$(CC) $(CSTRICT) tests/c/test_threads.c -o $(CTEST)/threads_shared $(LINK_SHARED) -lpthread
+	$(CXX) -std=c++17 -Wall -Wextra -Wpedantic -Werror -Iinclude tests/c/test_cpp.cpp -o $(CTEST)/cpp $(LINK_SHARED)
+	$(CTEST)/api_shared
+	$(CTEST)/api_static
+	ASAN_OPTIONS=detect_leaks=1 $(CTEST)/api_asan
+	$(VALGRIND) $(CTEST)/api_shared
+	$(CTEST)/threads_static
+	ASAN_OPTIONS=detect_leaks=1 $(CTEST)/threads_asan
+	$(VALGRIND) $(CTEST)/threads_shared
+	$(CTEST)/cpp
+
+## Installs the libraries, the header and pushbus.pc under $(PREFIX).
+install: build
+	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include
+	install -m 755 $(RELEASE)/libpushbus.so $(DESTDIR)$(PREFIX)/lib/
+	install -m 644 $(RELEASE)/libpushbus.a $(DESTDIR)$(PREFIX)/lib/
+	install -m 644 include/pushbus.h $(DESTDIR)$(PREFIX)/include/
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' -e 's|@STATIC_LIBS@|$(STATIC_LIBS)|' \
+		pushbus.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/pushbus.pc
+
+## Installs into a scratch prefix and builds a program with pkg-config.
+install-test:
+	rm -rf $(CTEST)/prefix && mkdir -p $(CTEST)
+	$(MAKE) --no-print-directory install PREFIX=$(abspath $(CTEST)/prefix)
+	PKG_CONFIG_PATH=$(abspath $(CTEST)/prefix)/lib/pkgconfig sh -c \
+		'$(CC) -std=c11 -Wall -Wextra -Werror tests/c/pkgconfig_smoke.c -o $(CTEST)/smoke $$(pkg-config --cflags --libs pushbus)'
+	LD_LIBRARY_PATH=$(abspath $(CTEST)/prefix)/lib $(CTEST)/smoke
 
 ## Benchmarks: a short run by default; bench-full measures longer.
 bench:

@@ -29,12 +29,13 @@ pub enum LagPolicy {
 pub struct Config {
     /// Most messages a topic's ring holds; older ones are evicted. Default 1024.
     pub ring_max_messages: usize,
-    /// Most payload bytes a topic's ring holds. Default 4 MiB.
+    /// Most message bytes (payloads and event types) a topic's ring holds.
+    /// Default 4 MiB.
     pub ring_max_bytes: usize,
     /// Messages older than this are evicted (at publish and by the janitor).
     /// `None`: no age limit. Default `None`.
     pub ring_max_age: Option<Duration>,
-    /// Payload bytes all rings together may hold. When a publish goes over
+    /// Message bytes all rings together may hold. When a publish goes over
     /// it, the publishing topic evicts its own oldest messages (keeping at
     /// least the new one) until the bus is under budget again, so memory
     /// stays within the budget plus one message per topic. Default 256 MiB.

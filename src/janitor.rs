@@ -14,6 +14,14 @@ use std::time::Duration;
 use crate::bus::Shared;
 use crate::error::{Error, Result};
 
+thread_local! {
+    /// Set on janitor threads: a janitor dropped on its own thread must not
+    /// join itself. (A flag rather than comparing thread ids: asking for the
+    /// current thread's handle allocates one on threads Rust did not start,
+    /// which leak checkers then report.)
+    static ON_JANITOR_THREAD: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
 #[derive(Debug)]
 pub(crate) struct Janitor {
     /// Dropping it wakes the thread and tells it to stop.
@@ -27,6 +35,7 @@ impl Janitor {
         let thread = std::thread::Builder::new()
             .name("pushbus-janitor".to_owned())
             .spawn(move || {
+                ON_JANITOR_THREAD.with(|flag| flag.set(true));
                 while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(interval) {
                     match shared.upgrade() {
                         Some(shared) => shared.sweep(),
@@ -46,7 +55,7 @@ impl Drop for Janitor {
     fn drop(&mut self) {
         drop(self.stop.take());
         if let Some(thread) = self.thread.take() {
-            if thread.thread().id() != std::thread::current().id() {
+            if !ON_JANITOR_THREAD.with(|flag| flag.get()) {
                 // The thread only sweeps and waits: it cannot block for long,
                 // and a panic in it has already been reported.
                 let _ = thread.join();

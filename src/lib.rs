@@ -64,6 +64,7 @@ mod config;
 pub mod envelope;
 mod error;
 mod fd;
+pub mod ffi;
 pub mod frames;
 mod group;
 pub mod iframe;

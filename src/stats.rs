@@ -21,7 +21,7 @@ pub struct Stats {
     pub topics: u64,
     /// Subscriptions open now.
     pub subscriptions: u64,
-    /// Payload bytes held by all replay rings now.
+    /// Message bytes (payloads and event types) held by all replay rings now.
     pub replay_bytes: u64,
 }
 

@@ -1,0 +1,318 @@
+//! `pushbus_batch` and `pushbus_event`: what a drain hands to C, zero-copy.
+
+use std::ffi::c_char;
+use std::sync::Arc;
+
+use super::bus::payload_kind_code;
+use super::{free_raw, guard, into_raw, mut_arg, pushbus_status, ref_arg};
+use crate::batch::{Batch, CloseReason, Event};
+use crate::frames::{Frames, OwnedFrames};
+use crate::message::Message;
+use crate::poller::Poller;
+
+/// Event kind: a message for a subscription.
+pub const PUSHBUS_EVENT_MESSAGE: u32 = 0;
+/// Event kind: messages the subscription will never see (see `pushbus_event`).
+pub const PUSHBUS_EVENT_GAP: u32 = 1;
+/// Event kind: the bus closed the subscription; its id is now unknown.
+pub const PUSHBUS_EVENT_CLOSED: u32 = 2;
+
+/// Close reason: the subscription lagged and its lag policy is close.
+pub const PUSHBUS_CLOSE_LAGGED: u32 = 1;
+
+/// `pushbus_event.lost` when the number of lost messages is unknown.
+pub const PUSHBUS_LOST_UNKNOWN: u64 = u64::MAX;
+
+/// One event of a drain. Pointers point into the batch and stay valid until
+/// it is drained into again, released or freed. Strings are not
+/// NUL-terminated.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct pushbus_event {
+    /// `PUSHBUS_EVENT_MESSAGE`, `_GAP` or `_CLOSED`.
+    pub kind: u32,
+    /// Messages: a `PUSHBUS_PAYLOAD_*` value.
+    pub payload_kind: u32,
+    /// The subscription the event is for.
+    pub subscription: u64,
+    /// The topic.
+    pub topic: *const c_char,
+    /// Its length.
+    pub topic_len: usize,
+    /// Messages: the message's key. Gaps: the key reading continues after.
+    pub key: super::pushbus_key,
+    /// Gaps: where the reader was (its token, or its cursor when it lagged).
+    pub gap_from: super::pushbus_key,
+    /// Gaps and lag closes: messages lost, or `PUSHBUS_LOST_UNKNOWN`.
+    pub lost: u64,
+    /// Closed: a `PUSHBUS_CLOSE_*` value.
+    pub close_reason: u32,
+    /// Messages: publish time, milliseconds since the Unix epoch.
+    pub time_ms: u64,
+    /// Messages: the event type (empty when none was given).
+    pub event: *const c_char,
+    /// Its length.
+    pub event_len: usize,
+    /// Messages: the payload.
+    pub data: *const u8,
+    /// Its length.
+    pub data_len: usize,
+}
+
+impl pushbus_event {
+    fn empty(kind: u32, subscription: u64) -> Self {
+        pushbus_event {
+            kind,
+            payload_kind: 0,
+            subscription,
+            topic: std::ptr::null(),
+            topic_len: 0,
+            key: Default::default(),
+            gap_from: Default::default(),
+            lost: 0,
+            close_reason: 0,
+            time_ms: 0,
+            event: std::ptr::null(),
+            event_len: 0,
+            data: std::ptr::null(),
+            data_len: 0,
+        }
+    }
+}
+
+/// A reusable drain buffer (opaque). Not thread-safe: one thread at a time.
+pub struct pushbus_batch {
+    batch: Batch,
+    /// Frames of the batch's gap events, by event index (gaps are rare).
+    gap_frames: Vec<(usize, OwnedFrames)>,
+}
+
+impl pushbus_batch {
+    /// Drains into this batch and writes the events to `events`.
+    pub(crate) fn fill(
+        &mut self,
+        poller: &Poller,
+        capacity: usize,
+        events: *mut pushbus_event,
+    ) -> usize {
+        self.gap_frames.clear();
+        let count = poller.drain(&mut self.batch, capacity);
+        for (index, event) in self.batch.iter().enumerate() {
+            let out = match event {
+                Event::Message(delivery) => {
+                    let message = delivery.message();
+                    let event_name = message.event().unwrap_or("");
+                    let mut out =
+                        pushbus_event::empty(PUSHBUS_EVENT_MESSAGE, delivery.subscription.0);
+                    out.payload_kind = payload_kind_code(message.kind());
+                    (out.topic, out.topic_len) =
+                        (delivery.topic().as_ptr().cast(), delivery.topic().len());
+                    out.key = delivery.key().into();
+                    out.time_ms = message.time_ms();
+                    (out.event, out.event_len) = (event_name.as_ptr().cast(), event_name.len());
+                    (out.data, out.data_len) = (message.data().as_ptr(), message.data().len());
+                    out
+                }
+                Event::Gap {
+                    subscription,
+                    topic,
+                    gap,
+                } => {
+                    let mut out = pushbus_event::empty(PUSHBUS_EVENT_GAP, subscription.0);
+                    (out.topic, out.topic_len) = (topic.as_ptr().cast(), topic.len());
+                    out.key = gap.to.into();
+                    out.gap_from = gap.from.into();
+                    out.lost = gap.lost.unwrap_or(PUSHBUS_LOST_UNKNOWN);
+                    let frames = crate::frames::gap(topic, &gap.from.to_string(), gap.to);
+                    self.gap_frames.push((index, frames));
+                    out
+                }
+                Event::Closed {
+                    subscription,
+                    reason,
+                } => {
+                    let mut out = pushbus_event::empty(PUSHBUS_EVENT_CLOSED, subscription.0);
+                    match reason {
+                        CloseReason::Lagged { lost } => {
+                            out.close_reason = PUSHBUS_CLOSE_LAGGED;
+                            out.lost = lost;
+                        }
+                    }
+                    out
+                }
+            };
+            // SAFETY: `drain` returned at most `capacity` events, and the
+            // caller provides room for `capacity` events at `events`.
+            unsafe { events.add(index).write(out) };
+        }
+        count
+    }
+
+    fn frames(&self, index: usize) -> Option<Frames<'_>> {
+        match self.batch.get(index)? {
+            Event::Message(delivery) => Some(delivery.frames()),
+            Event::Gap { .. } => self
+                .gap_frames
+                .iter()
+                .find(|(at, _)| *at == index)
+                .map(|(_, frames)| frames.frames()),
+            Event::Closed { .. } => None,
+        }
+    }
+}
+
+/// Creates an empty batch and writes it to `*out`; free it with
+/// `pushbus_batch_free`. Errors: `PUSHBUS_NULL_POINTER`.
+#[no_mangle]
+pub extern "C" fn pushbus_batch_new(out: *mut *mut pushbus_batch) -> pushbus_status {
+    guard!({
+        // SAFETY: NULL or writable, per contract.
+        let out = unsafe { mut_arg(out) }?;
+        *out = into_raw(pushbus_batch {
+            batch: Batch::with_capacity(256),
+            gap_frames: Vec::new(),
+        });
+        Ok(())
+    })
+}
+
+/// Releases the batch's events (their pointers become invalid) but keeps
+/// the batch for reuse. Errors: `PUSHBUS_NULL_POINTER`.
+#[no_mangle]
+pub extern "C" fn pushbus_batch_release(batch: *mut pushbus_batch) -> pushbus_status {
+    guard!({
+        // SAFETY: NULL or a live batch used by this thread only, per contract.
+        let batch = unsafe { mut_arg(batch) }?;
+        batch.batch.clear();
+        batch.gap_frames.clear();
+        Ok(())
+    })
+}
+
+/// Frees a batch and its events. NULL does nothing.
+#[no_mangle]
+pub extern "C" fn pushbus_batch_free(batch: *mut pushbus_batch) {
+    guard!({
+        // SAFETY: NULL or a batch from pushbus_batch_new, not yet freed.
+        unsafe { free_raw(batch) };
+        Ok(())
+    });
+}
+
+/// A message's or gap's wire frames. All three point into one buffer shared
+/// by every subscriber of the message: write them, never modify them.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct pushbus_frames {
+    /// The SSE event: `id: <key>`, `event: <event>`, `data: <envelope>`, blank line.
+    pub sse: *const u8,
+    /// Its length.
+    pub sse_len: usize,
+    /// The JSON envelope alone: one line, script-safe (no `<`, no raw
+    /// U+2028/U+2029), for polls, WebSocket text frames and iframe chunks.
+    pub envelope: *const u8,
+    /// Its length.
+    pub envelope_len: usize,
+    /// The envelope and a newline: one NDJSON line (XHR streaming).
+    pub ndjson: *const u8,
+    /// Its length.
+    pub ndjson_len: usize,
+}
+
+impl From<Frames<'_>> for pushbus_frames {
+    fn from(frames: Frames<'_>) -> Self {
+        pushbus_frames {
+            sse: frames.sse().as_ptr(),
+            sse_len: frames.sse().len(),
+            envelope: frames.envelope().as_ptr(),
+            envelope_len: frames.envelope().len(),
+            ndjson: frames.ndjson().as_ptr(),
+            ndjson_len: frames.ndjson().len(),
+        }
+    }
+}
+
+/// Writes the wire frames of event `index` of the last drain to `*out`:
+/// encoded on first use, once per message for every subscriber. Valid as
+/// long as the event. Errors: `PUSHBUS_NULL_POINTER`,
+/// `PUSHBUS_INVALID_ARGUMENT` (index past the end, or a closed event).
+#[no_mangle]
+pub extern "C" fn pushbus_batch_frames(
+    batch: *const pushbus_batch,
+    index: usize,
+    out: *mut pushbus_frames,
+) -> pushbus_status {
+    guard!({
+        // SAFETY: pointers NULL or valid, per contract.
+        let (batch, out) = unsafe { (ref_arg(batch)?, mut_arg(out)?) };
+        *out = batch
+            .frames(index)
+            .ok_or(pushbus_status::PUSHBUS_INVALID_ARGUMENT)?
+            .into();
+        Ok(())
+    })
+}
+
+/// A message kept beyond its batch (opaque, immutable, thread-safe).
+pub struct pushbus_message {
+    _private: [u8; 0],
+}
+
+/// Takes a reference to the message of event `index` that outlives the
+/// batch, without copying it, and writes it to `*out`; release it with
+/// `pushbus_message_free`. For large payloads that must wait for a slow
+/// socket. Errors: `PUSHBUS_NULL_POINTER`, `PUSHBUS_INVALID_ARGUMENT` (index
+/// past the end, or not a message event).
+#[no_mangle]
+pub extern "C" fn pushbus_batch_take(
+    batch: *const pushbus_batch,
+    index: usize,
+    out: *mut *const pushbus_message,
+) -> pushbus_status {
+    guard!({
+        // SAFETY: pointers NULL or valid, per contract.
+        let (batch, out) = unsafe { (ref_arg(batch)?, mut_arg(out)?) };
+        let Some(Event::Message(delivery)) = batch.batch.get(index) else {
+            return Err(pushbus_status::PUSHBUS_INVALID_ARGUMENT);
+        };
+        *out = Arc::into_raw(delivery.shared()).cast();
+        Ok(())
+    })
+}
+
+/// Borrows a taken message's payload: valid until the message is freed.
+/// Errors: `PUSHBUS_NULL_POINTER`.
+#[no_mangle]
+pub extern "C" fn pushbus_message_data(
+    message: *const pushbus_message,
+    data: *mut *const u8,
+    len: *mut usize,
+) -> pushbus_status {
+    guard!({
+        // SAFETY: `message` is NULL or from pushbus_batch_take and not freed,
+        // so it points to a live Message; out-pointers NULL or writable.
+        let (message, data, len) = unsafe {
+            (
+                ref_arg(message.cast::<Message>())?,
+                mut_arg(data)?,
+                mut_arg(len)?,
+            )
+        };
+        *data = message.data().as_ptr();
+        *len = message.data().len();
+        Ok(())
+    })
+}
+
+/// Releases a taken message. NULL does nothing.
+#[no_mangle]
+pub extern "C" fn pushbus_message_free(message: *const pushbus_message) {
+    guard!({
+        if !message.is_null() {
+            // SAFETY: `message` came from Arc::into_raw in pushbus_batch_take
+            // and is released once, per contract.
+            drop(unsafe { Arc::from_raw(message.cast::<Message>()) });
+        }
+        Ok(())
+    });
+}
