@@ -25,7 +25,7 @@ VALGRIND := valgrind -q --error-exitcode=1 --leak-check=full \
 	--errors-for-leak-kinds=definite,indirect,possible
 
 .PHONY: all build demo test lint unit doc loom header header-check ctest \
-	install install-test bench bench-full clean
+	install install-test fuzz-smoke bench bench-full clean
 
 all: build
 
@@ -38,7 +38,7 @@ demo:
 	$(CARGO) run --release --example quickstart
 
 ## Every test.
-test: lint header-check unit doc loom ctest install-test
+test: lint header-check unit doc loom ctest install-test fuzz-smoke
 
 lint:
 	$(CARGO) fmt --check
@@ -99,6 +99,22 @@ install-test:
 	PKG_CONFIG_PATH=$(abspath $(CTEST)/prefix)/lib/pkgconfig sh -c \
 		'$(CC) -std=c11 -Wall -Wextra -Werror tests/c/pkgconfig_smoke.c -o $(CTEST)/smoke $$(pkg-config --cflags --libs pushbus)'
 	LD_LIBRARY_PATH=$(abspath $(CTEST)/prefix)/lib $(CTEST)/smoke
+
+## cargo-fuzz targets (fuzz/): the WebSocket decoder, token parsing, and
+## the SSE, NDJSON and iframe encoders checked by independent parsers. A
+## short smoke run here; `make fuzz FUZZ_SECS=600` for a real one. cargo-fuzz
+## needs nightly features: RUSTC_BOOTSTRAP lets the stable toolchain use them.
+FUZZ_TARGETS := ws_decoder token_parse sse_encode envelope_encode
+FUZZ_RUNS ?= 20000
+FUZZ_SECS ?= 60
+fuzz-smoke:
+	RUSTC_BOOTSTRAP=1 $(CARGO) fuzz build -O
+	for target in $(FUZZ_TARGETS); do \
+		RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run -O $$target -- -runs=$(FUZZ_RUNS) || exit 1; done
+
+fuzz:
+	for target in $(FUZZ_TARGETS); do \
+		RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run -O $$target -- -max_total_time=$(FUZZ_SECS) || exit 1; done
 
 ## Benchmarks: a short run by default; bench-full measures longer.
 bench:
