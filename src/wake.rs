@@ -34,6 +34,18 @@
 //! reads the publisher's `true` and synchronises with it, so the head it
 //! reads next includes the new message. The loom model below checks this.
 //!
+//! # Why a mutex and not a channel
+//!
+//! DESIGN.md suggested a crossbeam-channel as the ready queue. The fd must
+//! be readable exactly while the queue is non-empty, and a channel cannot
+//! tell its sender "you made me non-empty" atomically with the push, nor its
+//! receiver "you emptied me" with the pop: raising and clearing the fd
+//! outside the queue's own lock loses wake-ups (a clear that lands after a
+//! concurrent raise leaves an item behind a quiet fd). A parking_lot mutex
+//! around a `VecDeque` makes both transitions exact, and costs one
+//! uncontended lock per publish-that-wakes and per drain call, since a drain
+//! takes every queued item at once.
+//!
 //! # Lock order
 //!
 //! The queue's lock is a leaf: nothing else is locked while it is held.
