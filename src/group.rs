@@ -78,26 +78,27 @@ impl Group {
                 return Visit::BatchFull;
             }
             let member = &mut self.members[index];
-            if let Some(gap) = member.pending_gap.take() {
-                *gaps += 1;
-                batch.push_gap(member.subscription, topic, *gap);
-            }
+            // At most one gap or close per member and visit, pushed only
+            // while the batch has room: a resume gap and a lag found in the
+            // same visit merge into one gap.
+            let mut gap = member.pending_gap.take().map(|gap| *gap);
             if member.cursor + 1 < first {
                 let lost = first - 1 - member.cursor;
+                let to = self.topic.position(first - 1);
                 match member.lag_policy {
                     LagPolicy::GapAndContinue => {
-                        *gaps += 1;
-                        let from = self.topic.position(member.cursor);
-                        let to = self.topic.position(first - 1);
-                        batch.push_gap(
-                            member.subscription,
-                            topic,
-                            Gap {
-                                from,
+                        gap = Some(match gap {
+                            Some(resumed) => Gap {
+                                to,
+                                lost: resumed.lost.map(|before| before + lost),
+                                ..resumed
+                            },
+                            None => Gap {
+                                from: self.topic.position(member.cursor),
                                 to,
                                 lost: Some(lost),
                             },
-                        );
+                        });
                         member.cursor = first - 1;
                     }
                     LagPolicy::Close => {
@@ -105,8 +106,13 @@ impl Group {
                         closing.push(member.subscription);
                         // Skipped from now on: it is about to be removed.
                         member.cursor = head;
+                        gap = None;
                     }
                 }
+            }
+            if let Some(gap) = gap {
+                *gaps += 1;
+                batch.push_gap(member.subscription, topic, gap);
             }
             while member.cursor < head && batch.len() < max {
                 let seq = member.cursor + 1;

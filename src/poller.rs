@@ -79,6 +79,15 @@ impl Watch {
     }
 }
 
+/// Where a new cursor starts.
+#[derive(Debug, Clone, Copy)]
+enum From<'a> {
+    /// Where the subscriber asked.
+    Start(&'a Start),
+    /// Before the topic's first message; anything already evicted is lag.
+    Beginning,
+}
+
 #[derive(Debug)]
 struct SubscriptionState {
     lag_policy: LagPolicy,
@@ -203,7 +212,7 @@ impl Poller {
         start: &Start,
     ) -> Result<()> {
         for name in topics {
-            while !self.attach(consumer, id, &self.bus.topic(name)?, start) {}
+            while !self.attach(consumer, id, &self.bus.topic(name)?, From::Start(start)) {}
         }
         for pattern in patterns {
             let watch = PatternWatch {
@@ -212,7 +221,7 @@ impl Poller {
                 queue: self.queue.clone(),
             };
             for topic in self.bus.registry.add_pattern(watch) {
-                self.attach(consumer, id, &topic, start);
+                self.attach(consumer, id, &topic, From::Start(start));
             }
         }
         Ok(())
@@ -226,7 +235,7 @@ impl Poller {
         consumer: &mut Consumer,
         subscription: u64,
         topic: &Arc<Topic>,
-        start: &Start,
+        from: From<'_>,
     ) -> bool {
         let Consumer {
             subscriptions,
@@ -248,8 +257,10 @@ impl Poller {
         if topic_state.removed {
             return false;
         }
-        let (cursor, pending_gap) =
-            start_cursor(start, &topic.name, topic.epoch, &topic_state.ring);
+        let (cursor, pending_gap) = match from {
+            From::Start(start) => start_cursor(start, &topic.name, topic.epoch, &topic_state.ring),
+            From::Beginning => (0, None),
+        };
         let backlog = pending_gap.is_some() || cursor < topic_state.ring.last_seq();
         let group = groups.entry(topic.id).or_insert_with(|| {
             let watch = Arc::new(Watch {
@@ -451,9 +462,9 @@ impl Poller {
                     topic,
                 } => {
                     // From the topic's first message: it was created after
-                    // the pattern, so the subscription is owed all of it.
-                    let start = Start::After(Token::Key(topic.position(0)));
-                    self.attach(consumer, subscription, &topic, &start);
+                    // the pattern, so the subscription is owed all of it, and
+                    // what was evicted before this attach is lag.
+                    self.attach(consumer, subscription, &topic, From::Beginning);
                     continue;
                 }
             };
