@@ -1,1 +1,474 @@
-fn main() {}
+//! Side-by-side delivery throughput of pushbus and in-process peers, in one
+//! run, so that the ratios in BENCHMARKS.md compare numbers taken on the
+//! same machine under the same load.
+//!
+//! Every contender runs the same single-threaded round: publish a burst of
+//! 64-byte messages, then drain every delivery, touching each one. Capacities
+//! hold the whole burst, so nothing is dropped; each contender is checked to
+//! deliver exactly the expected count before it is timed.
+//!
+//! - `w1_fanout/<contender>/<N>`: one topic, N subscriptions.
+//! - `w2_topics/<contender>/10000`: 10,000 topics with one subscription each.
+//! - `w3_publish/<case>`: the cost of one publish with no subscription, and
+//!   with 10,000 subscriptions that never drain.
+//!
+//! The default run is short (about a minute); `PUSHBUS_BENCH_FULL=1` selects
+//! longer warm-up and measurement. `benches/report.py` turns the results into
+//! the tables of BENCHMARKS.md.
+
+use std::collections::HashMap;
+use std::hint::black_box;
+use std::sync::Arc;
+use std::time::Duration;
+
+use criterion::{
+    criterion_group, criterion_main, BenchmarkGroup, BenchmarkId, Criterion, SamplingMode,
+    Throughput,
+};
+use pushbus::{Batch, Bus, Config, Event, Payload, Poller, Start};
+
+/// Every message's payload.
+const PAYLOAD: [u8; 64] = [0xAB; 64];
+/// Messages published per round in W1.
+const BURST: usize = 64;
+/// Ring and channel capacity of every contender: holds a whole W1 burst.
+const CAPACITY: usize = 64;
+/// Events per pushbus drain call.
+const DRAIN_MAX: usize = 256;
+/// Subscription counts of W1.
+const FANOUT: [usize; 3] = [1, 100, 10_000];
+/// Topics of W2 (one subscription and one message per topic per round).
+const TOPICS: usize = 10_000;
+/// Subscriptions that never drain in W3.
+const BEHIND: usize = 10_000;
+
+/// What every peer passes around: a shared, immutable payload, the closest
+/// equivalent of a pushbus message.
+type Shared = Arc<[u8]>;
+
+/// One contender set up for a "publish a burst, then drain" round.
+trait Round {
+    /// Publishes one burst, drains every delivery; returns how many there were.
+    fn round(&mut self) -> usize;
+}
+
+/// A pushbus config for benchmarks: no janitor thread to compete for the
+/// two cores, and a ring of `ring` messages.
+fn pushbus_config(ring: usize) -> Config {
+    let mut config = Config::default();
+    config.ring_max_messages = ring;
+    config.janitor_interval = None;
+    config
+}
+
+/// A new message for a peer: like a pushbus publish, it copies the
+/// publisher's bytes into one shared allocation.
+fn message() -> Shared {
+    Arc::from(&PAYLOAD[..])
+}
+
+/// Drains `poller` until it is empty, touching every delivery.
+fn drain_pushbus(poller: &Poller, batch: &mut Batch) -> usize {
+    let (mut delivered, mut bytes) = (0, 0);
+    while poller.drain(batch, DRAIN_MAX) > 0 {
+        for event in batch.iter() {
+            match event {
+                Event::Message(delivery) => {
+                    bytes += black_box(delivery.message().data()).len();
+                    delivered += 1;
+                }
+                // A gap or a close would mean the ring was too small for
+                // the burst, and the round would be doing less work.
+                other => panic!("pushbus lost messages in a benchmark: {other:?}"),
+            }
+        }
+    }
+    black_box(bytes);
+    delivered
+}
+
+/// Drains one peer receiver through its `try_recv`, touching every value.
+fn drain_peer<E>(mut try_recv: impl FnMut() -> Result<Shared, E>) -> usize {
+    let (mut delivered, mut bytes) = (0, 0);
+    while let Ok(value) = try_recv() {
+        bytes += black_box(&*value).len();
+        delivered += 1;
+    }
+    black_box(bytes);
+    delivered
+}
+
+/// W1 on pushbus: `n` subscriptions to one topic in one poller.
+struct PushbusFanout {
+    bus: Bus,
+    poller: Poller,
+    batch: Batch,
+}
+
+impl PushbusFanout {
+    fn new(n: usize) -> Self {
+        let bus = Bus::new(pushbus_config(CAPACITY)).expect("valid config");
+        let poller = bus.poller();
+        for _ in 0..n {
+            poller
+                .subscribe(&["fanout"], Start::Now)
+                .expect("subscribe");
+        }
+        PushbusFanout {
+            bus,
+            poller,
+            batch: Batch::with_capacity(DRAIN_MAX),
+        }
+    }
+}
+
+impl Round for PushbusFanout {
+    fn round(&mut self) -> usize {
+        for _ in 0..BURST {
+            self.bus
+                .publish("fanout", None, Payload::binary(&PAYLOAD))
+                .expect("publish");
+        }
+        drain_pushbus(&self.poller, &mut self.batch)
+    }
+}
+
+/// W1 on tokio: one broadcast channel, `n` receivers.
+struct TokioFanout {
+    sender: tokio::sync::broadcast::Sender<Shared>,
+    receivers: Vec<tokio::sync::broadcast::Receiver<Shared>>,
+}
+
+impl TokioFanout {
+    fn new(n: usize) -> Self {
+        let (sender, first) = tokio::sync::broadcast::channel(CAPACITY);
+        let mut receivers = vec![first];
+        receivers.extend((1..n).map(|_| sender.subscribe()));
+        TokioFanout { sender, receivers }
+    }
+}
+
+impl Round for TokioFanout {
+    fn round(&mut self) -> usize {
+        for _ in 0..BURST {
+            self.sender.send(message()).expect("receivers exist");
+        }
+        self.receivers
+            .iter_mut()
+            .map(|receiver| drain_peer(|| receiver.try_recv()))
+            .sum()
+    }
+}
+
+/// W1 on crossbeam-channel: one bounded channel per subscriber, the
+/// publisher sends each a clone of the message.
+struct CrossbeamFanout {
+    senders: Vec<crossbeam_channel::Sender<Shared>>,
+    receivers: Vec<crossbeam_channel::Receiver<Shared>>,
+}
+
+impl CrossbeamFanout {
+    fn new(n: usize) -> Self {
+        let (senders, receivers) = (0..n).map(|_| crossbeam_channel::bounded(CAPACITY)).unzip();
+        CrossbeamFanout { senders, receivers }
+    }
+}
+
+impl Round for CrossbeamFanout {
+    fn round(&mut self) -> usize {
+        for _ in 0..BURST {
+            let message = message();
+            for sender in &self.senders {
+                sender
+                    .try_send(message.clone())
+                    .expect("capacity holds the burst");
+            }
+        }
+        self.receivers
+            .iter()
+            .map(|receiver| drain_peer(|| receiver.try_recv()))
+            .sum()
+    }
+}
+
+/// W1 on the `bus` crate: one bus, `n` readers.
+struct BusCrateFanout {
+    bus: bus::Bus<Shared>,
+    readers: Vec<bus::BusReader<Shared>>,
+}
+
+impl BusCrateFanout {
+    fn new(n: usize) -> Self {
+        let mut bus = bus::Bus::new(CAPACITY);
+        let readers = (0..n).map(|_| bus.add_rx()).collect();
+        BusCrateFanout { bus, readers }
+    }
+}
+
+impl Round for BusCrateFanout {
+    fn round(&mut self) -> usize {
+        for _ in 0..BURST {
+            // try_: a full bus would block the only thread for ever.
+            self.bus
+                .try_broadcast(message())
+                .expect("capacity holds the burst");
+        }
+        self.readers
+            .iter_mut()
+            .map(|reader| drain_peer(|| reader.try_recv()))
+            .sum()
+    }
+}
+
+/// Names of the W2 topics, in publishing order.
+fn topic_names() -> Vec<String> {
+    (0..TOPICS).map(|i| format!("topics.{i}")).collect()
+}
+
+/// W2 on pushbus: one subscription per topic, all in one poller.
+struct PushbusTopics {
+    bus: Bus,
+    poller: Poller,
+    batch: Batch,
+    names: Vec<String>,
+}
+
+impl PushbusTopics {
+    fn new(ring: usize) -> Self {
+        let bus = Bus::new(pushbus_config(ring)).expect("valid config");
+        let poller = bus.poller();
+        let names = topic_names();
+        for name in &names {
+            poller.subscribe(&[name], Start::Now).expect("subscribe");
+        }
+        PushbusTopics {
+            bus,
+            poller,
+            batch: Batch::with_capacity(DRAIN_MAX),
+            names,
+        }
+    }
+}
+
+impl Round for PushbusTopics {
+    fn round(&mut self) -> usize {
+        for name in &self.names {
+            self.bus
+                .publish(name, None, Payload::binary(&PAYLOAD))
+                .expect("publish");
+        }
+        drain_pushbus(&self.poller, &mut self.batch)
+    }
+}
+
+/// W2 on a peer: one channel per topic. The publisher finds a topic's
+/// sender by name, as pushbus must (a broker is addressed by topic name);
+/// `by_index` skips that lookup to show the peer's best case.
+struct PeerTopics<S, R> {
+    names: Vec<String>,
+    by_name: HashMap<String, usize>,
+    by_index: bool,
+    senders: Vec<S>,
+    receivers: Vec<R>,
+}
+
+impl<S, R> PeerTopics<S, R> {
+    fn new(by_index: bool, mut channel: impl FnMut() -> (S, R)) -> Self {
+        let names = topic_names();
+        let by_name = names.iter().cloned().zip(0..).collect();
+        let (senders, receivers) = (0..TOPICS).map(|_| channel()).unzip();
+        PeerTopics {
+            names,
+            by_name,
+            by_index,
+            senders,
+            receivers,
+        }
+    }
+
+    /// Sends one message to every topic, in order.
+    fn publish_all(&mut self, mut send: impl FnMut(&mut S, Shared)) {
+        for (index, name) in self.names.iter().enumerate() {
+            let topic = if self.by_index {
+                index
+            } else {
+                self.by_name[name.as_str()]
+            };
+            send(&mut self.senders[topic], message());
+        }
+    }
+}
+
+type TokioTopics =
+    PeerTopics<tokio::sync::broadcast::Sender<Shared>, tokio::sync::broadcast::Receiver<Shared>>;
+
+impl Round for TokioTopics {
+    fn round(&mut self) -> usize {
+        self.publish_all(|sender, message| {
+            sender.send(message).expect("a receiver exists");
+        });
+        self.receivers
+            .iter_mut()
+            .map(|receiver| drain_peer(|| receiver.try_recv()))
+            .sum()
+    }
+}
+
+type CrossbeamTopics =
+    PeerTopics<crossbeam_channel::Sender<Shared>, crossbeam_channel::Receiver<Shared>>;
+
+impl Round for CrossbeamTopics {
+    fn round(&mut self) -> usize {
+        self.publish_all(|sender, message| {
+            sender.try_send(message).expect("capacity holds the burst");
+        });
+        self.receivers
+            .iter()
+            .map(|receiver| drain_peer(|| receiver.try_recv()))
+            .sum()
+    }
+}
+
+type BusCrateTopics = PeerTopics<bus::Bus<Shared>, bus::BusReader<Shared>>;
+
+impl Round for BusCrateTopics {
+    fn round(&mut self) -> usize {
+        self.publish_all(|bus, message| {
+            bus.try_broadcast(message)
+                .expect("capacity holds the burst");
+        });
+        self.receivers
+            .iter_mut()
+            .map(|reader| drain_peer(|| reader.try_recv()))
+            .sum()
+    }
+}
+
+/// Times the rounds of the state `setup` builds, after checking that a
+/// round delivers `expected`. Setup runs only if criterion's filter selects
+/// the benchmark: some build 10,000 channels or threads.
+fn bench_round<R: Round>(
+    group: &mut BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    name: &str,
+    parameter: usize,
+    expected: usize,
+    setup: impl FnOnce() -> R,
+) {
+    let mut setup = Some(setup);
+    let mut state = None;
+    group.bench_function(BenchmarkId::new(name, parameter), |b| {
+        let state = state.get_or_insert_with(|| {
+            let mut state = setup.take().expect("criterion calls back after setup")();
+            assert_eq!(state.round(), expected, "{name} delivers the whole burst");
+            state
+        });
+        b.iter(|| state.round())
+    });
+}
+
+fn w1_fanout(c: &mut Criterion) {
+    let mut group = c.benchmark_group("w1_fanout");
+    for n in FANOUT {
+        let deliveries = n * BURST;
+        group.throughput(Throughput::Elements(deliveries as u64));
+        // Rounds of 10,000 subscriptions take milliseconds: flat sampling
+        // keeps the run within its time budget.
+        group.sampling_mode(if n >= 10_000 {
+            SamplingMode::Flat
+        } else {
+            SamplingMode::Auto
+        });
+        let g = &mut group;
+        bench_round(g, "pushbus", n, deliveries, || PushbusFanout::new(n));
+        bench_round(g, "bus", n, deliveries, || BusCrateFanout::new(n));
+        bench_round(g, "tokio", n, deliveries, || TokioFanout::new(n));
+        bench_round(g, "crossbeam", n, deliveries, || CrossbeamFanout::new(n));
+    }
+    group.finish();
+}
+
+fn w2_topics(c: &mut Criterion) {
+    let mut group = c.benchmark_group("w2_topics");
+    group.throughput(Throughput::Elements(TOPICS as u64));
+    group.sampling_mode(SamplingMode::Flat);
+    let g = &mut group;
+    let n = TOPICS;
+    bench_round(g, "pushbus", n, n, || PushbusTopics::new(CAPACITY));
+    // The smallest ring that holds a W2 burst: what replay retention costs.
+    bench_round(g, "pushbus_ring1", n, n, || PushbusTopics::new(1));
+    let tokio_topics =
+        |by_index| TokioTopics::new(by_index, || tokio::sync::broadcast::channel(CAPACITY));
+    bench_round(g, "tokio", n, n, || tokio_topics(false));
+    bench_round(g, "tokio_by_index", n, n, || tokio_topics(true));
+    let crossbeam = || CrossbeamTopics::new(false, || crossbeam_channel::bounded(CAPACITY));
+    bench_round(g, "crossbeam", n, n, crossbeam);
+    // Each bus::Bus starts its own unparking thread: 10,000 idle threads.
+    let bus_crate = || {
+        BusCrateTopics::new(false, || {
+            let mut bus = bus::Bus::new(CAPACITY);
+            let reader = bus.add_rx();
+            (bus, reader)
+        })
+    };
+    bench_round(g, "bus", n, n, bus_crate);
+    group.finish();
+}
+
+/// A bus whose topic `behind` has a full ring and `BEHIND` subscriptions
+/// spread over `pollers` pollers that never drain (no subscription when
+/// `pollers` is 0). Every publish to it also evicts one message.
+fn behind(pollers: usize) -> (Bus, Vec<Poller>) {
+    let bus = Bus::new(pushbus_config(CAPACITY)).expect("valid config");
+    let pollers: Vec<Poller> = (0..pollers).map(|_| bus.poller()).collect();
+    let subscriptions = if pollers.is_empty() { 0 } else { BEHIND };
+    for i in 0..subscriptions {
+        pollers[i % pollers.len()]
+            .subscribe(&["behind"], Start::Now)
+            .expect("subscribe");
+    }
+    for _ in 0..CAPACITY {
+        bus.publish("behind", None, Payload::binary(&PAYLOAD))
+            .expect("publish");
+    }
+    (bus, pollers)
+}
+
+fn w3_publish(c: &mut Criterion) {
+    let mut group = c.benchmark_group("w3_publish");
+    group.throughput(Throughput::Elements(1));
+    let cases = [
+        ("0_subs", 0),
+        ("10000_subs_1_poller", 1),
+        // Not a target: shows what a publish costs per watching poller.
+        ("10000_subs_10000_pollers", BEHIND),
+    ];
+    for (name, pollers) in cases {
+        let mut state = None;
+        group.bench_function(name, |b| {
+            let (bus, _pollers) = state.get_or_insert_with(|| behind(pollers));
+            b.iter(|| bus.publish("behind", None, Payload::binary(&PAYLOAD)))
+        });
+    }
+    group.finish();
+}
+
+/// Short by default; `PUSHBUS_BENCH_FULL=1` for a longer, steadier run.
+fn config() -> Criterion {
+    let full = std::env::var("PUSHBUS_BENCH_FULL").is_ok_and(|v| v == "1");
+    let (warm_up, measurement, samples) = if full {
+        (Duration::from_secs(3), Duration::from_secs(10), 50)
+    } else {
+        (Duration::from_millis(500), Duration::from_millis(1500), 10)
+    };
+    Criterion::default()
+        .warm_up_time(warm_up)
+        .measurement_time(measurement)
+        .sample_size(samples)
+}
+
+criterion_group! {
+    name = benches;
+    config = config();
+    targets = w1_fanout, w2_topics, w3_publish
+}
+criterion_main!(benches);

@@ -75,6 +75,7 @@ pub enum Event<'a> {
 
 impl Event<'_> {
     /// The subscription the event is for.
+    #[inline]
     pub fn subscription(&self) -> SubscriptionId {
         match self {
             Event::Message(delivery) => delivery.subscription,
@@ -94,16 +95,19 @@ pub struct Delivery<'a> {
 
 impl<'a> Delivery<'a> {
     /// The topic it was published to.
+    #[inline]
     pub fn topic(&self) -> &'a str {
         &self.topic.name
     }
 
     /// Its version key: resuming after it delivers what came next.
+    #[inline]
     pub fn key(&self) -> Position {
         self.topic.position(self.message.seq())
     }
 
     /// The message: seq, time, event type, payload.
+    #[inline]
     pub fn message(&self) -> &'a Message {
         self.message
     }
@@ -115,6 +119,7 @@ impl<'a> Delivery<'a> {
     }
 
     /// A shared reference to the message that outlives the batch (no copy).
+    #[inline]
     pub fn shared(&self) -> Arc<Message> {
         self.message.clone()
     }
@@ -135,11 +140,13 @@ impl Batch {
     }
 
     /// Events held.
+    #[inline]
     pub fn len(&self) -> usize {
         self.entries.len()
     }
 
     /// True when no event is held.
+    #[inline]
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
@@ -153,16 +160,19 @@ impl Batch {
     }
 
     /// The event at `index`.
+    #[inline]
     pub fn get(&self, index: usize) -> Option<Event<'_>> {
         self.entries.get(index).map(|entry| self.view(entry))
     }
 
     /// Every event, in delivery order (per subscription and topic, this is
     /// publish order).
+    #[inline]
     pub fn iter(&self) -> impl ExactSizeIterator<Item = Event<'_>> + '_ {
         self.entries.iter().map(|entry| self.view(entry))
     }
 
+    #[inline]
     fn view(&self, entry: &Entry) -> Event<'_> {
         let subscription = SubscriptionId(entry.subscription);
         let topic = &self.topics[entry.topic as usize];
@@ -197,24 +207,27 @@ impl Batch {
         (self.topics.len() - 1) as u32
     }
 
-    /// Adds a message for a subscription; `slot` caches the message's index
-    /// in this batch across the subscriptions of one visit.
-    pub(crate) fn push_message(
+    /// Adds messages to the batch (one reference each); returns the index
+    /// of the first, for [`Batch::push_messages`].
+    pub(crate) fn add_messages<'m>(
         &mut self,
-        subscription: u64,
-        topic: u32,
-        message: &Arc<Message>,
-        slot: &mut u32,
-    ) {
-        if *slot == u32::MAX {
-            *slot = self.messages.len() as u32;
-            self.messages.push(message.clone());
-        }
-        self.entries.push(Entry {
-            subscription,
-            topic,
-            kind: Kind::Message(*slot),
-        });
+        messages: impl Iterator<Item = &'m Arc<Message>>,
+    ) -> u32 {
+        let base = self.messages.len() as u32;
+        self.messages.extend(messages.cloned());
+        base
+    }
+
+    /// Adds `count` deliveries to one subscription, of the messages added
+    /// at `first..first + count`.
+    #[inline]
+    pub(crate) fn push_messages(&mut self, subscription: u64, topic: u32, first: u32, count: u32) {
+        self.entries
+            .extend((first..first + count).map(|index| Entry {
+                subscription,
+                topic,
+                kind: Kind::Message(index),
+            }));
     }
 
     pub(crate) fn push_gap(&mut self, subscription: u64, topic: u32, gap: Gap) {

@@ -31,6 +31,56 @@ pub(crate) struct Member {
     pub pending_gap: Option<Box<Gap>>,
 }
 
+impl Member {
+    /// Before delivering: reports a pending resume gap, and handles a
+    /// cursor that fell off the ring's tail (`first..=head` is held) by its
+    /// lag policy. At most one gap or close per call, pushed only while the
+    /// batch has room (the caller checks): a resume gap and a lag merge.
+    fn settle(
+        &mut self,
+        topic: &Topic,
+        (first, head): (u64, u64),
+        topic_index: u32,
+        batch: &mut Batch,
+        closing: &mut Vec<u64>,
+        gaps: &mut u64,
+    ) {
+        let mut gap = self.pending_gap.take().map(|gap| *gap);
+        if self.cursor + 1 < first {
+            let lost = first - 1 - self.cursor;
+            let to = topic.position(first - 1);
+            match self.lag_policy {
+                LagPolicy::GapAndContinue => {
+                    gap = Some(match gap {
+                        Some(resumed) => Gap {
+                            to,
+                            lost: resumed.lost.map(|before| before + lost),
+                            ..resumed
+                        },
+                        None => Gap {
+                            from: topic.position(self.cursor),
+                            to,
+                            lost: Some(lost),
+                        },
+                    });
+                    self.cursor = first - 1;
+                }
+                LagPolicy::Close => {
+                    batch.push_closed(self.subscription, topic_index, CloseReason::Lagged { lost });
+                    closing.push(self.subscription);
+                    // Skipped from now on: it is about to be removed.
+                    self.cursor = head;
+                    gap = None;
+                }
+            }
+        }
+        if let Some(gap) = gap {
+            *gaps += 1;
+            batch.push_gap(self.subscription, topic_index, gap);
+        }
+    }
+}
+
 #[derive(Debug)]
 pub(crate) struct Group {
     pub topic: Arc<Topic>,
@@ -38,6 +88,17 @@ pub(crate) struct Group {
     pub members: Vec<Member>,
     pub scan_from: usize,
 }
+
+/// Messages `first..=last` of the ring, added to the batch at `base..`.
+#[derive(Debug, Clone, Copy)]
+struct Run {
+    first: u64,
+    last: u64,
+    base: u32,
+}
+
+/// Most messages one member gets per pass of a visit.
+const PASS_MESSAGES: u64 = 16;
 
 /// How a visit ended.
 #[derive(Debug, PartialEq, Eq)]
@@ -52,11 +113,15 @@ impl Group {
     /// Adds deliveries for every member, up to `max` events in the batch.
     /// Members that lagged with lag policy `Close` get a closed event and
     /// are pushed to `closing`; the caller must then remove them.
+    ///
+    /// Members are served in passes of at most [`PASS_MESSAGES`] messages
+    /// each, so one batch spreads over many members reading the same few
+    /// messages: the batch then holds one reference per message for many
+    /// deliveries, and no subscriber waits for another's whole backlog.
     pub fn visit(
         &mut self,
         batch: &mut Batch,
         max: usize,
-        slots: &mut Vec<u32>,
         closing: &mut Vec<u64>,
         gaps: &mut u64,
     ) -> Visit {
@@ -68,71 +133,49 @@ impl Group {
         let ring = &state.ring;
         let (first, head) = (ring.first_seq(), ring.last_seq());
         let topic = batch.topic_index(&self.topic);
-        // One batch slot per message of the ring, shared by every member.
-        slots.clear();
-        slots.resize(ring.len(), u32::MAX);
+        // The messages most recently added to the batch, shared by every
+        // member that reads the same range (all of them, when they keep up).
+        let mut run: Option<Run> = None;
         let mut index = self.scan_from.min(count - 1);
-        for _ in 0..count {
-            if batch.len() >= max {
-                self.scan_from = index;
-                return Visit::BatchFull;
-            }
-            let member = &mut self.members[index];
-            // At most one gap or close per member and visit, pushed only
-            // while the batch has room: a resume gap and a lag found in the
-            // same visit merge into one gap.
-            let mut gap = member.pending_gap.take().map(|gap| *gap);
-            if member.cursor + 1 < first {
-                let lost = first - 1 - member.cursor;
-                let to = self.topic.position(first - 1);
-                match member.lag_policy {
-                    LagPolicy::GapAndContinue => {
-                        gap = Some(match gap {
-                            Some(resumed) => Gap {
-                                to,
-                                lost: resumed.lost.map(|before| before + lost),
-                                ..resumed
-                            },
-                            None => Gap {
-                                from: self.topic.position(member.cursor),
-                                to,
-                                lost: Some(lost),
-                            },
-                        });
-                        member.cursor = first - 1;
-                    }
-                    LagPolicy::Close => {
-                        batch.push_closed(member.subscription, topic, CloseReason::Lagged { lost });
-                        closing.push(member.subscription);
-                        // Skipped from now on: it is about to be removed.
-                        member.cursor = head;
-                        gap = None;
-                    }
+        loop {
+            let mut behind = false;
+            for _ in 0..count {
+                if batch.len() >= max {
+                    self.scan_from = index;
+                    return Visit::BatchFull;
                 }
-            }
-            if let Some(gap) = gap {
-                *gaps += 1;
-                batch.push_gap(member.subscription, topic, gap);
-            }
-            while member.cursor < head && batch.len() < max {
-                let seq = member.cursor + 1;
-                // Always held: `first <= seq <= head` and the ring has no holes.
-                let Some(message) = ring.get(seq) else { break };
-                batch.push_message(
-                    member.subscription,
-                    topic,
-                    message,
-                    &mut slots[(seq - first) as usize],
+                let member = &mut self.members[index];
+                index = if index + 1 == count { 0 } else { index + 1 };
+                member.settle(&self.topic, (first, head), topic, batch, closing, gaps);
+                let room = (max - batch.len()) as u64;
+                let (from, upto) = (
+                    member.cursor + 1,
+                    head.min(member.cursor + room.min(PASS_MESSAGES)),
                 );
-                member.cursor = seq;
+                if from <= upto {
+                    let run = match run {
+                        Some(run) if run.first <= from && upto <= run.last => run,
+                        _ => *run.insert(Run {
+                            first: from,
+                            last: upto,
+                            base: batch.add_messages(ring.range(from, upto)),
+                        }),
+                    };
+                    let start = run.base + (from - run.first) as u32;
+                    batch.push_messages(
+                        member.subscription,
+                        topic,
+                        start,
+                        (upto - from + 1) as u32,
+                    );
+                    member.cursor = upto;
+                }
+                behind |= member.cursor < head;
             }
-            if member.cursor < head {
+            if !behind {
                 self.scan_from = index;
-                return Visit::BatchFull;
+                return Visit::CaughtUp;
             }
-            index = if index + 1 == count { 0 } else { index + 1 };
         }
-        self.scan_from = index;
-        Visit::CaughtUp
     }
 }

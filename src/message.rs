@@ -122,16 +122,19 @@ impl Message {
     }
 
     /// The message's number in its topic: 1, 2, 3, ... within one epoch.
+    #[inline]
     pub fn seq(&self) -> u64 {
         self.seq
     }
 
     /// When it was published, in milliseconds since the Unix epoch.
+    #[inline]
     pub fn time_ms(&self) -> u64 {
         self.time_ms
     }
 
     /// The event type, if one was given.
+    #[inline]
     pub fn event(&self) -> Option<&str> {
         let event = &self.bytes[..usize::from(self.event_len)];
         // The event bytes were a validated ASCII `&str` when the message was built.
@@ -139,11 +142,13 @@ impl Message {
     }
 
     /// How the payload is to be read.
+    #[inline]
     pub fn kind(&self) -> PayloadKind {
         self.kind
     }
 
     /// The payload.
+    #[inline]
     pub fn data(&self) -> &[u8] {
         &self.bytes[usize::from(self.event_len)..]
     }
@@ -164,8 +169,31 @@ impl Message {
     }
 }
 
-/// Milliseconds since the Unix epoch.
+/// Milliseconds since the Unix epoch, from the coarse real-time clock: it
+/// costs a few nanoseconds instead of a full `clock_gettime` (measured: the
+/// precise clock was a tenth of a publish), at a resolution of one tick
+/// (1-4 ms), plenty for message times, ages and leases.
+#[cfg(target_os = "linux")]
 pub(crate) fn now_ms() -> u64 {
+    let mut now = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `now` is a valid, writable timespec for the duration of the call.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_REALTIME_COARSE, &mut now) };
+    if rc != 0 {
+        return precise_now_ms();
+    }
+    (now.tv_sec as u64).saturating_mul(1000) + (now.tv_nsec as u64) / 1_000_000
+}
+
+/// Milliseconds since the Unix epoch.
+#[cfg(not(target_os = "linux"))]
+pub(crate) fn now_ms() -> u64 {
+    precise_now_ms()
+}
+
+fn precise_now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)

@@ -105,10 +105,9 @@ struct SubscriptionState {
 struct Consumer {
     subscriptions: HashMap<u64, SubscriptionState>,
     groups: HashMap<u64, Group>,
-    /// Items taken from the ready queue and not yet processed.
+    /// Items taken from the ready queue and not yet processed; empty
+    /// between calls (leftovers go back to the queue's front).
     taken: VecDeque<Ready>,
-    /// Scratch for [`Group::visit`].
-    slots: Vec<u32>,
     closing: Vec<u64>,
 }
 
@@ -438,7 +437,8 @@ impl Poller {
     /// no limit); says whether something may be drained.
     pub fn wait(&self, timeout: Option<Duration>) -> bool {
         let deadline = timeout.map(|timeout| Instant::now() + timeout);
-        !self.consumer.lock().taken.is_empty() || self.queue.wait(deadline)
+        // `taken` is empty between calls: everything pending is in the queue.
+        self.queue.wait(deadline)
     }
 
     /// Clears `batch`, then fills it with up to `max` events without
@@ -448,10 +448,13 @@ impl Poller {
         batch.clear();
         let mut guard = self.consumer.lock();
         let consumer = &mut *guard;
-        self.queue.take_all(&mut consumer.taken);
         let mut gaps = 0;
         let mut closed = 0;
         while batch.len() < max {
+            if consumer.taken.is_empty() {
+                // Each item usually yields at least one event.
+                self.queue.take(&mut consumer.taken, max - batch.len());
+            }
             let Some(item) = consumer.taken.pop_front() else {
                 break;
             };
@@ -475,13 +478,7 @@ impl Poller {
                 continue;
             }
             watch.signal.rearm();
-            let visit = group.visit(
-                batch,
-                max,
-                &mut consumer.slots,
-                &mut consumer.closing,
-                &mut gaps,
-            );
+            let visit = group.visit(batch, max, &mut consumer.closing, &mut gaps);
             if visit == Visit::BatchFull && watch.signal.raise() {
                 consumer.taken.push_front(Ready::Topic(watch));
             }

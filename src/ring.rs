@@ -52,6 +52,7 @@ impl Ring {
     }
 
     /// Messages held.
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.messages.len()
     }
@@ -68,6 +69,12 @@ impl Ring {
     pub fn get(&self, seq: u64) -> Option<&Arc<Message>> {
         let index = seq.checked_sub(self.first_seq())?;
         self.messages.get(usize::try_from(index).ok()?)
+    }
+
+    /// The messages numbered `first..=last`, which must be held.
+    pub fn range(&self, first: u64, last: u64) -> impl Iterator<Item = &Arc<Message>> {
+        let start = (first - self.first_seq()) as usize;
+        self.messages.range(start..=start + (last - first) as usize)
     }
 
     /// Evicts down to the limits; returns the payload bytes freed.

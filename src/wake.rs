@@ -137,15 +137,20 @@ impl<T> ReadyQueue<T> {
         nonempty.notify_all();
     }
 
-    /// Moves every queued item to the end of `into`.
-    pub fn take_all(&self, into: &mut VecDeque<T>) {
+    /// Moves up to `count` items from the front of the queue to the end of
+    /// `into`. Taking only what a batch can use keeps the rest queued (and
+    /// the fd readable) instead of moving it out and back on every call.
+    pub fn take(&self, into: &mut VecDeque<T>, count: usize) {
         let mut state = self.state.lock();
         if state.items.is_empty() {
             return;
         }
-        into.append(&mut state.items);
-        if let Some(fd) = &state.fd {
-            fd.clear();
+        let count = count.min(state.items.len());
+        into.extend(state.items.drain(..count));
+        if state.items.is_empty() {
+            if let Some(fd) = &state.fd {
+                fd.clear();
+            }
         }
     }
 
@@ -213,7 +218,7 @@ mod loom_model {
         while delivered < total {
             // A lost wake-up blocks here for ever, which loom reports.
             assert!(queue.wait(None));
-            queue.take_all(&mut taken);
+            queue.take(&mut taken, usize::MAX);
             while taken.pop_front().is_some() {
                 signal.rearm();
                 let newest = head.load(Ordering::Relaxed);
