@@ -61,8 +61,7 @@ impl Shared {
 
     /// The topic named `name` (already validated), created if needed.
     pub fn topic(&self, name: &str) -> Result<Arc<Topic>> {
-        self.registry
-            .get_or_create(name, self.config.max_topics, now_ms())
+        self.registry.get_or_create(name, self.config.max_topics)
     }
 
     /// Validates a presence call's arguments.

@@ -41,7 +41,7 @@ use crate::bus::Shared;
 use crate::config::LagPolicy;
 use crate::error::{Error, Result};
 use crate::fd::FdMode;
-use crate::group::{Group, Member, Visit};
+use crate::group::{Group, Groups, Member, Visit};
 use crate::message::now_ms;
 use crate::name::{check_topic, is_pattern, Pattern};
 use crate::position::Token;
@@ -66,7 +66,8 @@ pub(crate) enum Ready {
 #[derive(Debug)]
 pub(crate) struct Watch {
     signal: Signal,
-    topic_id: u64,
+    /// The group's slot in its poller's [`Groups`]; fixed for its life.
+    slot: u32,
     queue: Arc<ReadyQueue<Ready>>,
 }
 
@@ -88,23 +89,32 @@ enum From<'a> {
     Beginning,
 }
 
+/// Where one of a subscription's cursors lives: its group's slot and its
+/// index among the group's members.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct CursorRef {
+    slot: u32,
+    member: u32,
+}
+
+/// A subscription, as its poller keeps it: small, since idle subscriptions
+/// are most of a server's memory (W4 allows 128 bytes each).
 #[derive(Debug)]
 struct SubscriptionState {
     lag_policy: LagPolicy,
-    /// One entry per topic read: the topic's id and this subscription's
-    /// member index in the poller's group for that topic.
-    cursors: Vec<(u64, usize)>,
     /// Whether it asked for a single concrete topic (its token is a key).
     single_topic: bool,
     has_patterns: bool,
-    /// Presence it holds: released when it closes.
-    presence: Vec<(Arc<Topic>, Box<str>)>,
+    /// One per topic read.
+    cursors: smallvec::SmallVec<[CursorRef; 1]>,
+    /// Presence it holds, released when it closes; usually none.
+    presence: Option<Box<Vec<(Arc<Topic>, Box<str>)>>>,
 }
 
 #[derive(Debug, Default)]
 struct Consumer {
     subscriptions: HashMap<u64, SubscriptionState>,
-    groups: HashMap<u64, Group>,
+    groups: Groups,
     /// Items taken from the ready queue and not yet processed; empty
     /// between calls (leftovers go back to the queue's front).
     taken: VecDeque<Ready>,
@@ -181,10 +191,10 @@ impl Poller {
             id,
             SubscriptionState {
                 lag_policy: options.lag_policy.unwrap_or(config.lag_policy),
-                cursors: Vec::new(),
+                cursors: smallvec::SmallVec::new(),
                 single_topic,
                 has_patterns: !patterns.is_empty(),
-                presence: Vec::new(),
+                presence: None,
             },
         );
         let attached = self.attach_all(&mut consumer, id, &topics, patterns, &start);
@@ -245,12 +255,10 @@ impl Poller {
         let Some(state) = subscriptions.get_mut(&subscription) else {
             return true;
         };
-        if state
-            .cursors
-            .iter()
-            .any(|&(topic_id, _)| topic_id == topic.id)
-        {
-            return true;
+        if let Some(slot) = groups.slot_of(topic.id) {
+            if state.cursors.iter().any(|cursor| cursor.slot == slot) {
+                return true;
+            }
         }
         let mut topic_state = topic.state.write();
         if topic_state.removed {
@@ -261,10 +269,10 @@ impl Poller {
             From::Beginning => (0, None),
         };
         let backlog = pending_gap.is_some() || cursor < topic_state.ring.last_seq();
-        let group = groups.entry(topic.id).or_insert_with(|| {
+        let slot = groups.get_or_insert(topic.id, |slot| {
             let watch = Arc::new(Watch {
                 signal: Signal::new(),
-                topic_id: topic.id,
+                slot,
                 queue: self.queue.clone(),
             });
             topic_state.watchers.push(watch.clone());
@@ -273,16 +281,23 @@ impl Poller {
                 watch,
                 members: Vec::new(),
                 scan_from: 0,
+                pending_gaps: Vec::new(),
             }
         });
         drop(topic_state);
-        group.members.push(Member {
-            subscription,
-            cursor,
-            lag_policy: state.lag_policy,
-            pending_gap: pending_gap.map(Box::new),
+        let Some(group) = groups.get_mut(slot) else {
+            return true;
+        };
+        group
+            .members
+            .push(Member::new(subscription, cursor, state.lag_policy));
+        if let Some(gap) = pending_gap {
+            group.pending_gaps.push((subscription, gap));
+        }
+        state.cursors.push(CursorRef {
+            slot,
+            member: (group.members.len() - 1) as u32,
         });
-        state.cursors.push((topic.id, group.members.len() - 1));
         // Queued on the consumer's side: a drain in progress (attaching a new
         // topic for a pattern) then serves it in the same call.
         if backlog && group.watch.signal.raise() {
@@ -302,19 +317,17 @@ impl Poller {
         if state.has_patterns {
             self.bus.registry.remove_patterns(subscription);
         }
-        for &(topic_id, index) in &state.cursors {
-            let Some(group) = groups.get_mut(&topic_id) else {
+        for &CursorRef { slot, member } in &state.cursors {
+            let Some(group) = groups.get_mut(slot) else {
                 continue;
             };
+            let index = member as usize;
             group.members.swap_remove(index);
+            group.pending_gaps.retain(|(id, _)| *id != subscription);
             if let Some(moved) = group.members.get(index) {
-                if let Some(moved_state) = subscriptions.get_mut(&moved.subscription) {
-                    for entry in moved_state
-                        .cursors
-                        .iter_mut()
-                        .filter(|(id, _)| *id == topic_id)
-                    {
-                        entry.1 = index;
+                if let Some(moved_state) = subscriptions.get_mut(&moved.subscription()) {
+                    for cursor in moved_state.cursors.iter_mut().filter(|c| c.slot == slot) {
+                        cursor.member = member;
                     }
                 }
             }
@@ -322,7 +335,7 @@ impl Poller {
                 group.scan_from = 0;
             }
             if group.members.is_empty() {
-                if let Some(group) = groups.remove(&topic_id) {
+                if let Some(group) = groups.remove(slot) {
                     let mut topic_state = group.topic.state.write();
                     topic_state
                         .watchers
@@ -331,7 +344,7 @@ impl Poller {
                 }
             }
         }
-        for (topic, client) in &state.presence {
+        for (topic, client) in state.presence.iter().flat_map(|held| held.iter()) {
             self.bus.release_presence(topic, client, subscription);
         }
         Some(state)
@@ -376,10 +389,10 @@ impl Poller {
             .subscriptions
             .get(&subscription.0)
             .ok_or(Error::UnknownSubscription(subscription.0))?;
-        let positions = state.cursors.iter().filter_map(|&(topic_id, index)| {
-            let group = consumer.groups.get(&topic_id)?;
-            let member = group.members.get(index)?;
-            let position = match &member.pending_gap {
+        let positions = state.cursors.iter().filter_map(|cursor| {
+            let group = consumer.groups.get(cursor.slot)?;
+            let member = group.members.get(cursor.member as usize)?;
+            let position = match group.pending_gap(member.subscription()) {
                 Some(gap) => gap.from,
                 None => group.topic.position(member.cursor),
             };
@@ -416,12 +429,12 @@ impl Poller {
             info,
             crate::presence::Holder::Subscription(subscription.0),
         )?;
-        if !state
-            .presence
+        let held = state.presence.get_or_insert_with(Default::default);
+        if !held
             .iter()
-            .any(|(held, name)| Arc::ptr_eq(held, &topic) && **name == *client)
+            .any(|(topic_held, name)| Arc::ptr_eq(topic_held, &topic) && **name == *client)
         {
-            state.presence.push((topic, client.into()));
+            held.push((topic, client.into()));
         }
         Ok(())
     }
@@ -471,7 +484,7 @@ impl Poller {
                     continue;
                 }
             };
-            let Some(group) = consumer.groups.get_mut(&watch.topic_id) else {
+            let Some(group) = consumer.groups.get_mut(watch.slot) else {
                 continue;
             };
             if !Arc::ptr_eq(&group.watch, &watch) {

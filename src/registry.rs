@@ -79,7 +79,7 @@ impl Registry {
     }
 
     /// The topic named `name` (valid), created if it does not exist.
-    pub fn get_or_create(&self, name: &str, max_topics: usize, now_ms: u64) -> Result<Arc<Topic>> {
+    pub fn get_or_create(&self, name: &str, max_topics: usize) -> Result<Arc<Topic>> {
         if let Some(topic) = self.get(name) {
             return Ok(topic);
         }
@@ -92,7 +92,11 @@ impl Registry {
             self.count.fetch_sub(1, Relaxed);
             return Err(Error::TooManyTopics { limit: max_topics });
         }
-        let topic = Arc::new(Topic::new(name, self.next_id.fetch_add(1, Relaxed), now_ms));
+        let topic = Arc::new(Topic::new(
+            name,
+            self.next_id.fetch_add(1, Relaxed),
+            crate::message::now_ms(),
+        ));
         shard.insert(name.into(), topic.clone());
         for watch in self.patterns.read().iter() {
             if watch.pattern.matches(name) {
