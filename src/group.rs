@@ -200,7 +200,7 @@ impl Group {
                 let member = &mut members[index];
                 let pending = take_pending_gap(pending_gaps, member.subscription());
                 index = if index + 1 == count { 0 } else { index + 1 };
-                member.settle(pending, &topic_arc, bounds, topic, batch, closing, gaps);
+                member.settle(pending, topic_arc, bounds, topic, batch, closing, gaps);
                 let room = (max - batch.len()) as u64;
                 let (from, upto) = (
                     member.cursor + 1,

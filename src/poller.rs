@@ -97,6 +97,9 @@ struct CursorRef {
     member: u32,
 }
 
+/// A topic where a subscription holds a client's presence, and the client.
+type HeldPresence = (Arc<Topic>, Box<str>);
+
 /// A subscription, as its poller keeps it: small, since idle subscriptions
 /// are most of a server's memory (W4 allows 128 bytes each).
 #[derive(Debug)]
@@ -108,7 +111,7 @@ struct SubscriptionState {
     /// One per topic read.
     cursors: smallvec::SmallVec<[CursorRef; 1]>,
     /// Presence it holds, released when it closes; usually none.
-    presence: Option<Box<Vec<(Arc<Topic>, Box<str>)>>>,
+    presence: Option<Box<Vec<HeldPresence>>>,
 }
 
 #[derive(Debug, Default)]
