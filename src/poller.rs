@@ -110,7 +110,9 @@ struct SubscriptionState {
     has_patterns: bool,
     /// One per topic read.
     cursors: smallvec::SmallVec<[CursorRef; 1]>,
-    /// Presence it holds, released when it closes; usually none.
+    /// Presence it holds, released when it closes; usually none, so one
+    /// pointer here instead of a three-word `Vec`.
+    #[allow(clippy::box_collection)]
     presence: Option<Box<Vec<HeldPresence>>>,
 }
 
