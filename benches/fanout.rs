@@ -25,7 +25,8 @@ use criterion::{
     criterion_group, criterion_main, BenchmarkGroup, BenchmarkId, Criterion, SamplingMode,
     Throughput,
 };
-use pushbus::{Batch, Bus, Config, Event, Payload, Poller, Start};
+use pushbus::{ffi, Batch, Bus, Config, Event, Payload, Poller, Start};
+use std::ptr::null_mut;
 
 /// Every message's payload.
 const PAYLOAD: [u8; 64] = [0xAB; 64];
@@ -130,6 +131,112 @@ impl Round for PushbusFanout {
                 .expect("publish");
         }
         drain_pushbus(&self.poller, &mut self.batch)
+    }
+}
+
+/// W1 on pushbus through its C ABI, as a C, Python or Node server drives it:
+/// the same round, with every call an `extern "C"` function and each drain
+/// filling a caller's array of `pushbus_event` (issue: at 256 events per
+/// call, at least 2/3 of the Rust API's rate).
+struct PushbusCAbiFanout {
+    bus: *mut ffi::pushbus_bus,
+    poller: *mut ffi::pushbus_poller,
+    batch: *mut ffi::pushbus_batch,
+    events: Vec<ffi::pushbus_event>,
+}
+
+impl PushbusCAbiFanout {
+    fn new(n: usize) -> Self {
+        use ffi::pushbus_status::PUSHBUS_OK;
+        let (mut config, mut bus, mut poller, mut batch) =
+            (null_mut(), null_mut(), null_mut(), null_mut());
+        assert_eq!(ffi::pushbus_config_new(&mut config), PUSHBUS_OK);
+        assert_eq!(
+            ffi::pushbus_config_set_ring_max_messages(config, CAPACITY),
+            PUSHBUS_OK
+        );
+        assert_eq!(
+            ffi::pushbus_config_set_janitor_interval_ms(config, 0),
+            PUSHBUS_OK
+        );
+        assert_eq!(ffi::pushbus_bus_new(config, &mut bus), PUSHBUS_OK);
+        ffi::pushbus_config_free(config);
+        assert_eq!(ffi::pushbus_poller_new(bus, &mut poller), PUSHBUS_OK);
+        assert_eq!(ffi::pushbus_batch_new(&mut batch), PUSHBUS_OK);
+        let topic = ffi::pushbus_str {
+            ptr: b"fanout".as_ptr().cast(),
+            len: 6,
+        };
+        for _ in 0..n {
+            let mut id = 0;
+            let status = ffi::pushbus_subscribe(poller, &topic, 1, std::ptr::null(), 0, &mut id);
+            assert_eq!(status, PUSHBUS_OK);
+        }
+        // SAFETY: pushbus_event is a plain C struct of integers and pointers,
+        // for which all-zero bytes are a valid value; drains overwrite it.
+        let events = vec![unsafe { std::mem::zeroed() }; DRAIN_MAX];
+        PushbusCAbiFanout {
+            bus,
+            poller,
+            batch,
+            events,
+        }
+    }
+}
+
+impl Round for PushbusCAbiFanout {
+    fn round(&mut self) -> usize {
+        use ffi::pushbus_status::PUSHBUS_OK;
+        for _ in 0..BURST {
+            let status = ffi::pushbus_publish(
+                self.bus,
+                b"fanout".as_ptr().cast(),
+                6,
+                std::ptr::null(),
+                0,
+                ffi::PUSHBUS_PAYLOAD_BINARY,
+                PAYLOAD.as_ptr(),
+                PAYLOAD.len(),
+                null_mut(),
+            );
+            assert_eq!(status, PUSHBUS_OK);
+        }
+        let (mut delivered, mut bytes) = (0, 0);
+        loop {
+            let mut count = 0;
+            let status = ffi::pushbus_poller_drain(
+                self.poller,
+                self.batch,
+                self.events.as_mut_ptr(),
+                self.events.len(),
+                &mut count,
+            );
+            assert_eq!(status, PUSHBUS_OK);
+            if count == 0 {
+                break;
+            }
+            for event in &self.events[..count] {
+                assert_eq!(
+                    event.kind,
+                    ffi::PUSHBUS_EVENT_MESSAGE,
+                    "the ring holds the burst"
+                );
+                // SAFETY: a message event's `message` points into the batch,
+                // valid until the next drain.
+                bytes += black_box(unsafe { (*event.message).data_len });
+            }
+            delivered += count;
+        }
+        black_box(bytes);
+        delivered
+    }
+}
+
+impl Drop for PushbusCAbiFanout {
+    fn drop(&mut self) {
+        ffi::pushbus_batch_free(self.batch);
+        ffi::pushbus_poller_free(self.poller);
+        ffi::pushbus_bus_free(self.bus);
     }
 }
 
@@ -380,6 +487,9 @@ fn w1_fanout(c: &mut Criterion) {
         });
         let g = &mut group;
         bench_round(g, "pushbus", n, deliveries, || PushbusFanout::new(n));
+        bench_round(g, "pushbus_c_abi", n, deliveries, || {
+            PushbusCAbiFanout::new(n)
+        });
         bench_round(g, "bus", n, deliveries, || BusCrateFanout::new(n));
         bench_round(g, "tokio", n, deliveries, || TokioFanout::new(n));
         bench_round(g, "crossbeam", n, deliveries, || CrossbeamFanout::new(n));

@@ -33,6 +33,7 @@ fn print_drained(label: &str, poller: &Poller) {
                 Event::Closed {
                     subscription,
                     reason,
+                    ..
                 } => {
                     println!("  [{label}] sub {subscription} closed: {reason:?}")
                 }

@@ -96,7 +96,7 @@
 #define PUSHBUS_CLOSE_LAGGED 1
 
 /**
- * `pushbus_event.lost` when the number of lost messages is unknown.
+ * `pushbus_gap_info.lost` when the number of lost messages is unknown.
  */
 #define PUSHBUS_LOST_UNKNOWN UINT64_MAX
 
@@ -520,25 +520,12 @@ typedef struct {
 } pushbus_str;
 
 /**
- * One event of a drain. Pointers point into the batch and stay valid until
- * it is drained into again, released or freed. Strings are not
- * NUL-terminated.
+ * A message of a batch, shared by its deliveries in the batch.
+ * Strings are not NUL-terminated.
  */
 typedef struct {
   /**
-   * `PUSHBUS_EVENT_MESSAGE`, `_GAP` or `_CLOSED`.
-   */
-  uint32_t kind;
-  /**
-   * Messages: a `PUSHBUS_PAYLOAD_*` value.
-   */
-  uint32_t payload_kind;
-  /**
-   * The subscription the event is for.
-   */
-  uint64_t subscription;
-  /**
-   * The topic.
+   * The topic it was published to.
    */
   const char *topic;
   /**
@@ -546,27 +533,15 @@ typedef struct {
    */
   size_t topic_len;
   /**
-   * Messages: the message's key. Gaps: the key reading continues after.
+   * Its version key.
    */
   pushbus_key key;
   /**
-   * Gaps: where the reader was (its token, or its cursor when it lagged).
-   */
-  pushbus_key gap_from;
-  /**
-   * Gaps and lag closes: messages lost, or `PUSHBUS_LOST_UNKNOWN`.
-   */
-  uint64_t lost;
-  /**
-   * Closed: a `PUSHBUS_CLOSE_*` value.
-   */
-  uint32_t close_reason;
-  /**
-   * Messages: publish time, milliseconds since the Unix epoch.
+   * Publish time, milliseconds since the Unix epoch.
    */
   uint64_t time_ms;
   /**
-   * Messages: the event type (empty when none was given).
+   * The event type (empty when none was given).
    */
   const char *event;
   /**
@@ -574,13 +549,71 @@ typedef struct {
    */
   size_t event_len;
   /**
-   * Messages: the payload.
+   * The payload.
    */
   const uint8_t *data;
   /**
    * Its length.
    */
   size_t data_len;
+  /**
+   * A `PUSHBUS_PAYLOAD_*` value.
+   */
+  uint32_t payload_kind;
+} pushbus_message_info;
+
+/**
+ * What a gap or a close is about.
+ */
+typedef struct {
+  /**
+   * The topic concerned.
+   */
+  const char *topic;
+  /**
+   * Its length.
+   */
+  size_t topic_len;
+  /**
+   * Gaps: where the reader was (its token, or its cursor when it lagged).
+   */
+  pushbus_key from;
+  /**
+   * Gaps: the key reading continues after (the next message follows it).
+   */
+  pushbus_key to;
+  /**
+   * Messages lost, or `PUSHBUS_LOST_UNKNOWN`.
+   */
+  uint64_t lost;
+  /**
+   * Closed events: a `PUSHBUS_CLOSE_*` value; 0 for gaps.
+   */
+  uint32_t close_reason;
+} pushbus_gap_info;
+
+/**
+ * One event of a drain: 32 bytes, pointing into the batch (valid until it
+ * is drained into again, released or freed). Deliveries of one message
+ * usually share one `pushbus_message_info`, and always share its payload.
+ */
+typedef struct {
+  /**
+   * `PUSHBUS_EVENT_MESSAGE`, `_GAP` or `_CLOSED`.
+   */
+  uint32_t kind;
+  /**
+   * The subscription the event is for.
+   */
+  uint64_t subscription;
+  /**
+   * Messages: the message; NULL otherwise.
+   */
+  const pushbus_message_info *message;
+  /**
+   * Gaps and closes: what was lost; NULL otherwise.
+   */
+  const pushbus_gap_info *gap;
 } pushbus_event;
 
 /**

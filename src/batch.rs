@@ -46,6 +46,8 @@ pub struct Batch {
     entries: Vec<Entry>,
     topics: Vec<Arc<Topic>>,
     messages: Vec<Arc<Message>>,
+    /// The topic (index into `topics`) of each of `messages`.
+    message_topics: Vec<u32>,
     gaps: Vec<Gap>,
 }
 
@@ -68,6 +70,8 @@ pub enum Event<'a> {
     Closed {
         /// The subscription closed.
         subscription: SubscriptionId,
+        /// The topic on which it lagged.
+        topic: &'a str,
         /// Why.
         reason: CloseReason,
     },
@@ -156,6 +160,7 @@ impl Batch {
         self.entries.clear();
         self.topics.clear();
         self.messages.clear();
+        self.message_topics.clear();
         self.gaps.clear();
     }
 
@@ -189,9 +194,29 @@ impl Batch {
             },
             Kind::Closed(reason) => Event::Closed {
                 subscription,
+                topic: &topic.name,
                 reason,
             },
         }
+    }
+
+    /// For the C ABI's conversion: event `index`, when it is a message, as
+    /// (subscription, index into [`Batch::messages`]).
+    #[inline]
+    pub(crate) fn message_entry(&self, index: usize) -> Option<(u64, u32)> {
+        let entry = self.entries.get(index)?;
+        match entry.kind {
+            Kind::Message(message) => Some((entry.subscription, message)),
+            Kind::Gap(_) | Kind::Closed(_) => None,
+        }
+    }
+
+    /// The distinct messages this batch holds, each with its topic.
+    pub(crate) fn messages(&self) -> impl Iterator<Item = (&Topic, &Message)> + '_ {
+        self.messages
+            .iter()
+            .zip(&self.message_topics)
+            .map(|(message, &topic)| (&*self.topics[topic as usize], &**message))
     }
 
     /// Index of `topic` in this batch, adding it if it is not the last one
@@ -211,10 +236,12 @@ impl Batch {
     /// of the first, for [`Batch::push_messages`].
     pub(crate) fn add_messages<'m>(
         &mut self,
+        topic: u32,
         messages: impl Iterator<Item = &'m Arc<Message>>,
     ) -> u32 {
         let base = self.messages.len() as u32;
         self.messages.extend(messages.cloned());
+        self.message_topics.resize(self.messages.len(), topic);
         base
     }
 

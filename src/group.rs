@@ -212,7 +212,7 @@ impl Group {
                         _ => *run.insert(Run {
                             first: from,
                             last: upto,
-                            base: batch.add_messages(ring.range(from, upto)),
+                            base: batch.add_messages(topic, ring.range(from, upto)),
                         }),
                     };
                     let start = run.base + (from - run.first) as u32;

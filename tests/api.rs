@@ -63,6 +63,7 @@ fn drain_all(poller: &Poller) -> Vec<Seen> {
             Event::Closed {
                 subscription,
                 reason,
+                ..
             } => Seen::Closed {
                 sub: subscription,
                 reason,

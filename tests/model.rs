@@ -102,8 +102,9 @@ fn describe(event: &Event<'_>) -> String {
         } => format!("Gap {{ sub: {subscription}, topic: {topic}, {gap:?} }}"),
         Event::Closed {
             subscription,
+            topic,
             reason,
-        } => format!("Closed {{ sub: {subscription}, {reason:?} }}"),
+        } => format!("Closed {{ sub: {subscription}, topic: {topic}, {reason:?} }}"),
     }
 }
 
@@ -1124,6 +1125,7 @@ fn close_policy_applies_to_topics_a_pattern_picks_up() {
         events,
         [describe(&Event::Closed {
             subscription: sub,
+            topic: "n.x",
             reason: CloseReason::Lagged { lost: 1 },
         })],
     );

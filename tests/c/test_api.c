@@ -97,12 +97,15 @@ static void test_publish_subscribe_drain(void) {
     CHECK(count == 1);
     CHECK(events[0].kind == PUSHBUS_EVENT_MESSAGE);
     CHECK(events[0].subscription == id);
-    CHECK(events[0].payload_kind == PUSHBUS_PAYLOAD_JSON);
-    SAME(events[0].topic, events[0].topic_len, "chat.lobby");
-    SAME(events[0].event, events[0].event_len, "message");
-    SAME(events[0].data, events[0].data_len, "{\"text\":\"</script>\"}");
-    CHECK(events[0].key.epoch == key.epoch && events[0].key.seq == 1);
-    CHECK(events[0].time_ms > 1600000000000ULL);
+    CHECK(events[0].gap == NULL && events[0].message != NULL);
+    const pushbus_message_info *m = events[0].message;
+    CHECK(m->payload_kind == PUSHBUS_PAYLOAD_JSON);
+    SAME(m->topic, m->topic_len, "chat.lobby");
+    SAME(m->event, m->event_len, "message");
+    SAME(m->data, m->data_len, "{\"text\":\"</script>\"}");
+    CHECK(m->key.epoch == key.epoch && m->key.seq == 1);
+    CHECK(m->time_ms > 1600000000000ULL);
+    CHECK(sizeof(pushbus_event) == 32);
 
     /* Frames: encoded once, script-safe. */
     pushbus_frames frames;
@@ -242,13 +245,16 @@ static void test_subscribe_errors_and_starts(void) {
     OK(pushbus_poller_drain(poller, batch, events, 16, &count));
     CHECK(count == 4);
     CHECK(events[0].kind == PUSHBUS_EVENT_GAP && events[0].subscription == id);
-    CHECK(events[0].lost == 2 && events[0].key.seq == 3 && events[0].gap_from.seq == 1);
+    CHECK(events[0].message == NULL && events[0].gap != NULL);
+    CHECK(events[0].gap->lost == 2 && events[0].gap->to.seq == 3 && events[0].gap->from.seq == 1);
+    SAME(events[0].gap->topic, events[0].gap->topic_len, "t");
+    CHECK(events[0].gap->close_reason == 0);
     pushbus_frames frames;
     OK(pushbus_batch_frames(batch, 0, &frames));
     CHECK(frames.sse_len > 20 && memcmp(frames.sse + frames.sse_len - 2, "\n\n", 2) == 0);
     CHECK(memmem(frames.sse, frames.sse_len, "\nevent: gap\n", 12) != NULL);
-    CHECK(events[1].kind == PUSHBUS_EVENT_MESSAGE && events[1].key.seq == 4);
-    CHECK(events[3].key.seq == 6);
+    CHECK(events[1].kind == PUSHBUS_EVENT_MESSAGE && events[1].message->key.seq == 4);
+    CHECK(events[3].message->key.seq == 6);
 
     pushbus_start last2 = {PUSHBUS_START_LAST, 2, NULL, 0};
     pushbus_start oldest = {PUSHBUS_START_OLDEST, 0, NULL, 0};
@@ -256,12 +262,19 @@ static void test_subscribe_errors_and_starts(void) {
     OK(pushbus_subscribe(poller, one, 1, &last2, 0, &a));
     OK(pushbus_subscribe(poller, one, 1, &oldest, 0, &b));
     OK(pushbus_poller_drain(poller, batch, events, 16, &count));
-    size_t for_a = 0, for_b = 0;
+    size_t for_a = 0, for_b = 0, shared = 0;
     for (size_t i = 0; i < count; i++) {
         for_a += events[i].subscription == a;
         for_b += events[i].subscription == b;
+        for (size_t j = 0; j < i; j++) {
+            if (events[j].message->key.seq == events[i].message->key.seq) {
+                /* Two deliveries of one message share its payload: no copy. */
+                CHECK(events[j].message->data == events[i].message->data);
+                shared++;
+            }
+        }
     }
-    CHECK(for_a == 2 && for_b == 3);
+    CHECK(for_a == 2 && for_b == 3 && shared == 2);
 
     /* Lag policy close. */
     uint64_t closing = 0;
@@ -275,7 +288,8 @@ static void test_subscribe_errors_and_starts(void) {
         if (events[i].kind == PUSHBUS_EVENT_CLOSED) {
             closed = 1;
             CHECK(events[i].subscription == closing);
-            CHECK(events[i].close_reason == PUSHBUS_CLOSE_LAGGED && events[i].lost == 2);
+            CHECK(events[i].gap->close_reason == PUSHBUS_CLOSE_LAGGED && events[i].gap->lost == 2);
+            SAME(events[i].gap->topic, events[i].gap->topic_len, "t");
             IS(pushbus_batch_frames(batch, i, &frames), PUSHBUS_INVALID_ARGUMENT);
         }
     }

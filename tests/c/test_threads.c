@@ -84,11 +84,12 @@ int main(void) {
         spurious_wakeups += count == 0;
         for (size_t i = 0; i < count; i++) {
             const pushbus_event *e = &events[i];
-            if (e->kind != PUSHBUS_EVENT_MESSAGE || e->topic_len != 3) {
+            const pushbus_message_info *m = e->message;
+            if (e->kind != PUSHBUS_EVENT_MESSAGE || m == NULL || m->topic_len != 3) {
                 unknown++;
                 continue;
             }
-            int p = e->topic[2] - '0';
+            int p = m->topic[2] - '0';
             int s = -1;
             if (e->subscription == pattern_id) {
                 s = DIRECT_SUBS_PER_TOPIC;
@@ -102,11 +103,11 @@ int main(void) {
                 unknown++;
                 continue;
             }
-            out_of_order += e->key.seq != last[p][s] + 1;
-            last[p][s] = e->key.seq;
+            out_of_order += m->key.seq != last[p][s] + 1;
+            last[p][s] = m->key.seq;
             char want[32];
-            int len = snprintf(want, sizeof want, "%d:%llu", p, (unsigned long long)e->key.seq);
-            wrong_payload += e->data_len != (size_t)len || memcmp(e->data, want, (size_t)len) != 0;
+            int len = snprintf(want, sizeof want, "%d:%llu", p, (unsigned long long)m->key.seq);
+            wrong_payload += m->data_len != (size_t)len || memcmp(m->data, want, (size_t)len) != 0;
             received++;
         }
     }
