@@ -25,7 +25,7 @@ VALGRIND := valgrind -q --error-exitcode=1 --leak-check=full \
 	--errors-for-leak-kinds=definite,indirect,possible
 
 .PHONY: all build demo test lint unit doc loom header header-check ctest \
-	install install-test fuzz-smoke bench bench-full clean
+	install install-test fuzz-smoke node-test bench bench-full clean
 
 all: build
 
@@ -38,7 +38,7 @@ demo:
 	$(CARGO) run --release --example quickstart
 
 ## Every test.
-test: lint header-check unit doc loom ctest install-test fuzz-smoke
+test: lint header-check unit doc loom ctest install-test fuzz-smoke node-test
 
 lint:
 	$(CARGO) fmt --check
@@ -115,6 +115,10 @@ fuzz-smoke:
 fuzz:
 	for target in $(FUZZ_TARGETS); do \
 		RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run -O $$target -- -max_total_time=$(FUZZ_SECS) || exit 1; done
+
+## The Node package (bindings/node): npm ci, tsc --noEmit, node:test.
+node-test: build
+	bash bindings/node/test.sh
 
 ## Benchmarks: a short run by default; bench-full measures longer.
 bench:
