@@ -25,7 +25,7 @@ VALGRIND := valgrind -q --error-exitcode=1 --leak-check=full \
 	--errors-for-leak-kinds=definite,indirect,possible
 
 .PHONY: all build demo test lint unit doc loom header header-check ctest \
-	install install-test fuzz-smoke node-test bench bench-full clean
+	install install-test fuzz-smoke node-test node-chat-test bench bench-full clean
 
 all: build
 
@@ -38,7 +38,7 @@ demo:
 	$(CARGO) run --release --example quickstart
 
 ## Every test.
-test: lint header-check unit doc loom ctest install-test fuzz-smoke node-test
+test: lint header-check unit doc loom ctest install-test fuzz-smoke node-test node-chat-test
 
 lint:
 	$(CARGO) fmt --check
@@ -119,6 +119,10 @@ fuzz:
 ## The Node package (bindings/node): npm ci, tsc --noEmit, node:test.
 node-test: build
 	bash bindings/node/test.sh
+
+## The Node chat server (examples/node) against independent clients.
+node-chat-test: build
+	bash examples/node/test.sh
 
 ## Benchmarks: a short run by default; bench-full measures longer.
 bench:
