@@ -24,7 +24,8 @@ VALGRIND := valgrind -q --error-exitcode=1 --leak-check=full \
 	--show-leak-kinds=definite,indirect,possible \
 	--errors-for-leak-kinds=definite,indirect,possible
 
-.PHONY: all build demo test lint unit doc loom header header-check ctest \
+
+.PHONY: all build demo tour test lint unit doc loom header header-check ctest \
 	install install-test fuzz-smoke node-test node-chat-test bench bench-full clean
 
 all: build
@@ -32,9 +33,21 @@ all: build
 build:
 	$(CARGO) build --release
 
-## The main job. Until the chat servers exist it runs the Rust quick-start
-## tour: fan-out, resume from a key, a gap, presence.
-demo:
+## The main job: the chat demo at http://127.0.0.1:8080 (PORT=... to move
+## it). SERVER=node is the server that exists today; c, rust and python
+## arrive with their issues. `make tour` runs the in-process Rust tour.
+SERVER ?= node
+PORT ?= 8080
+demo: build
+	@case "$(SERVER)" in \
+	node) (cd bindings/node && npm ci --no-audit --no-fund --loglevel=error) && \
+	      (cd examples/node && npm ci --no-audit --no-fund --loglevel=error) && \
+	      echo "pushbus chat demo ($(SERVER) server): open http://127.0.0.1:$(PORT)/" && \
+	      exec node examples/node/server.js --port $(PORT) ;; \
+	*) echo "make demo: SERVER=$(SERVER) is not available yet (available: node)" >&2; exit 2 ;; \
+	esac
+
+tour:
 	$(CARGO) run --release --example quickstart
 
 ## Every test.
