@@ -26,7 +26,7 @@ VALGRIND := valgrind -q --error-exitcode=1 --leak-check=full \
 
 
 .PHONY: all build demo tour test lint unit doc loom header header-check ctest \
-	install install-test fuzz-smoke node-test node-chat-test bench bench-full clean
+	install install-test fuzz-smoke node-test node-chat-test python-test bench bench-full clean
 
 all: build
 
@@ -34,24 +34,26 @@ build:
 	$(CARGO) build --release
 
 ## The main job: the chat demo at http://127.0.0.1:8080 (PORT=... to move
-## it). SERVER=node is the server that exists today; c, rust and python
-## arrive with their issues. `make tour` runs the in-process Rust tour.
+## it). SERVER=node (default) or python; c and rust arrive with their
+## issues. `make tour` runs the in-process Rust tour.
 SERVER ?= node
 PORT ?= 8080
 demo: build
 	@case "$(SERVER)" in \
+	python) echo "pushbus chat demo ($(SERVER) server): open http://127.0.0.1:$(PORT)/" && \
+	      PORT=$(PORT) exec bash examples/python/run.sh ;; \
 	node) (cd bindings/node && npm ci --no-audit --no-fund --loglevel=error) && \
 	      (cd examples/node && npm ci --no-audit --no-fund --loglevel=error) && \
 	      echo "pushbus chat demo ($(SERVER) server): open http://127.0.0.1:$(PORT)/" && \
 	      exec node examples/node/server.js --port $(PORT) ;; \
-	*) echo "make demo: SERVER=$(SERVER) is not available yet (available: node)" >&2; exit 2 ;; \
+	*) echo "make demo: SERVER=$(SERVER) is not available yet (available: node, python)" >&2; exit 2 ;; \
 	esac
 
 tour:
 	$(CARGO) run --release --example quickstart
 
 ## Every test.
-test: lint header-check unit doc loom ctest install-test fuzz-smoke node-test node-chat-test
+test: lint header-check unit doc loom ctest install-test fuzz-smoke node-test node-chat-test python-test
 
 lint:
 	$(CARGO) fmt --check
@@ -136,6 +138,13 @@ node-test: build
 ## The Node chat server (examples/node) against independent clients.
 node-chat-test: build
 	bash examples/node/test.sh
+
+## The Python package (bindings/python: wheel into target/python/venv,
+## mypy --strict, pytest) and the Python chat server (examples/python, end
+## to end with independent clients, and the page in headless Chromium).
+python-test: build
+	bash bindings/python/test.sh
+	bash examples/python/test.sh
 
 ## Benchmarks: a short run by default; bench-full measures longer.
 bench:

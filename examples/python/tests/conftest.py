@@ -1,0 +1,94 @@
+"""Starts chat_server.py as a real process on 127.0.0.1 and hands out clients."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Dict, Iterator
+
+import httpx
+import pytest
+
+SERVER = Path(__file__).resolve().parents[1] / "chat_server.py"
+SECRET = "test-secret-do-not-use"
+ALLOWED = "http://allowed.example"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Server:
+    def __init__(self, env: Dict[str, str]) -> None:
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.ws_base = f"ws://127.0.0.1:{self.port}"
+        full = dict(os.environ, PORT=str(self.port), HEARTBEAT_SECONDS="1", WRITE_TIMEOUT_SECONDS="2",
+                    STREAM_BUDGET_BYTES="32768", **env)
+        if "JWT_SECRET" not in env:
+            full.pop("JWT_SECRET", None)
+        self.proc = subprocess.Popen([sys.executable, str(SERVER)], env=full,
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                if httpx.get(self.base + "/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                out = self.proc.stdout.read().decode() if self.proc.stdout else ""
+                raise RuntimeError(f"the chat server did not start:\n{out}")
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        self.proc.terminate()  # our own child, by its pid
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(5)
+
+    def rss_kib(self) -> int:
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+        raise RuntimeError("no VmRSS")
+
+    def metric(self, name: str) -> int:
+        for line in httpx.get(self.base + "/metrics", timeout=5).text.splitlines():
+            if line.startswith(name + " "):
+                return int(line.split()[1])
+        raise KeyError(name)
+
+
+@pytest.fixture(scope="session")
+def server() -> Iterator[Server]:
+    s = Server({"ALLOWED_ORIGINS": ALLOWED})
+    yield s
+    s.stop()
+
+
+@pytest.fixture(scope="session")
+def auth_server() -> Iterator[Server]:
+    s = Server({"JWT_SECRET": SECRET, "ALLOWED_ORIGINS": ALLOWED})
+    yield s
+    s.stop()
+
+
+@pytest.fixture
+def room() -> str:
+    return "r" + uuid.uuid4().hex[:12]
+
+
+@pytest.fixture
+def http(server: Server) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=server.base, timeout=10) as client:
+        yield client
