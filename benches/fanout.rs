@@ -12,9 +12,10 @@
 //! - `w3_publish/<case>`: the cost of one publish with no subscription, and
 //!   with 10,000 subscriptions that never drain.
 //!
-//! The default run is short (about a minute); `PUSHBUS_BENCH_FULL=1` selects
-//! longer warm-up and measurement. `benches/report.py` turns the results into
-//! the tables of BENCHMARKS.md.
+//! `benches/threads.rs` runs W1 and W2 again with a publisher thread and a
+//! drain thread. The default run is short (about a minute);
+//! `PUSHBUS_BENCH_FULL=1` selects longer warm-up and measurement.
+//! `benches/report.py` turns the results into the tables of BENCHMARKS.md.
 
 use std::collections::HashMap;
 use std::hint::black_box;

@@ -5,12 +5,14 @@
 //! which the counter would pick up. Sizes are the bytes requested from the
 //! allocator (`Layout::size`), so malloc's own per-block overhead (8 to 16
 //! bytes a block with glibc) comes on top: the "blocks" columns say how
-//! many blocks that is. Prints markdown for BENCHMARKS.md.
+//! many blocks that is. Prints markdown for BENCHMARKS.md, and writes the
+//! same numbers to `target/criterion/w4_memory.json` for `benches/report.py`.
 
 #![deny(clippy::undocumented_unsafe_blocks)]
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicIsize, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::Duration;
@@ -190,6 +192,15 @@ fn verdict(value: f64, target: f64) -> &'static str {
     }
 }
 
+/// Where `benches/report.py` looks: next to criterion's results.
+fn json_path() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"))
+        .join("criterion")
+        .join("w4_memory.json")
+}
+
 fn main() {
     println!("### W4 (a): heap per idle subscription ({SUBSCRIPTIONS} subscriptions)\n");
     println!("Includes a `Vec` holding each subscription's handle (column 3).\n");
@@ -199,26 +210,31 @@ fn main() {
     println!("|---|---:|---:|---:|");
     let rows = [
         (
+            "pushbus",
             "pushbus (1 topic, 1 poller)",
             pushbus_subscriptions(),
             size_of::<SubscriptionId>(),
         ),
         (
+            "pushbus_topics",
             "pushbus (10,000 topics, 1 poller; includes the topics)",
             pushbus_topics(),
             size_of::<SubscriptionId>(),
         ),
         (
+            "tokio",
             "tokio broadcast Receiver",
             tokio_receivers(),
             size_of::<tokio::sync::broadcast::Receiver<Arc<[u8]>>>(),
         ),
         (
+            "bus",
             "bus BusReader",
             bus_readers(),
             size_of::<bus::BusReader<Arc<[u8]>>>(),
         ),
         (
+            "crossbeam",
             "crossbeam bounded(64) channel per subscriber",
             crossbeam_channels(),
             size_of::<(
@@ -227,7 +243,7 @@ fn main() {
             )>(),
         ),
     ];
-    for (name, growth, handle) in &rows {
+    for (_, name, growth, handle) in &rows {
         println!(
             "| {name} | {:.1} | {handle} | {:.2} |",
             growth.bytes, growth.blocks
@@ -244,7 +260,7 @@ fn main() {
         retained.bytes, retained.blocks
     );
 
-    let subscription = rows[0].1.bytes;
+    let subscription = rows[0].2.bytes;
     println!("\n### W4 targets\n");
     println!(
         "- idle subscription <= {SUBSCRIPTION_TARGET} B: {subscription:.1} B, {}",
@@ -254,4 +270,32 @@ fn main() {
         "- retained-message overhead <= {MESSAGE_TARGET} B: {overhead:.1} B, {}",
         verdict(overhead, MESSAGE_TARGET)
     );
+
+    let json = serde_json::json!({
+        "subscriptions": SUBSCRIPTIONS,
+        "messages": MESSAGES,
+        "payload_bytes": PAYLOAD.len(),
+        "idle_subscription": rows.iter().map(|(key, name, growth, handle)| serde_json::json!({
+            "key": key,
+            "name": name,
+            "bytes": growth.bytes,
+            "handle_bytes": handle,
+            "blocks": growth.blocks,
+        })).collect::<Vec<_>>(),
+        "retained_message": {
+            "bytes": retained.bytes,
+            "overhead": overhead,
+            "blocks": retained.blocks,
+        },
+        "targets": {
+            "subscription_bytes": SUBSCRIPTION_TARGET,
+            "message_overhead_bytes": MESSAGE_TARGET,
+        },
+    });
+    let path = json_path();
+    let written = std::fs::create_dir_all(path.parent().expect("a parent"))
+        .and_then(|()| std::fs::write(&path, format!("{json:#}\n")));
+    if let Err(error) = written {
+        eprintln!("could not write {}: {error}", path.display());
+    }
 }
