@@ -17,6 +17,9 @@
 //! `PUSHBUS_BENCH_FULL=1` selects longer warm-up and measurement.
 //! `benches/report.py` turns the results into the tables of BENCHMARKS.md.
 
+#[path = "support/c_abi.rs"]
+mod c_abi;
+
 use std::collections::HashMap;
 use std::hint::black_box;
 use std::sync::Arc;
@@ -148,34 +151,8 @@ struct PushbusCAbiFanout {
 
 impl PushbusCAbiFanout {
     fn new(n: usize) -> Self {
-        use ffi::pushbus_status::PUSHBUS_OK;
-        let (mut config, mut bus, mut poller, mut batch) =
-            (null_mut(), null_mut(), null_mut(), null_mut());
-        assert_eq!(ffi::pushbus_config_new(&mut config), PUSHBUS_OK);
-        assert_eq!(
-            ffi::pushbus_config_set_ring_max_messages(config, CAPACITY),
-            PUSHBUS_OK
-        );
-        assert_eq!(
-            ffi::pushbus_config_set_janitor_interval_ms(config, 0),
-            PUSHBUS_OK
-        );
-        assert_eq!(ffi::pushbus_bus_new(config, &mut bus), PUSHBUS_OK);
-        ffi::pushbus_config_free(config);
-        assert_eq!(ffi::pushbus_poller_new(bus, &mut poller), PUSHBUS_OK);
-        assert_eq!(ffi::pushbus_batch_new(&mut batch), PUSHBUS_OK);
-        let topic = ffi::pushbus_str {
-            ptr: b"fanout".as_ptr().cast(),
-            len: 6,
-        };
-        for _ in 0..n {
-            let mut id = 0;
-            let status = ffi::pushbus_subscribe(poller, &topic, 1, std::ptr::null(), 0, &mut id);
-            assert_eq!(status, PUSHBUS_OK);
-        }
-        // SAFETY: pushbus_event is a plain C struct of integers and pointers,
-        // for which all-zero bytes are a valid value; drains overwrite it.
-        let events = vec![unsafe { std::mem::zeroed() }; DRAIN_MAX];
+        let (bus, poller, batch) = c_abi::fanout(CAPACITY, n);
+        let events = c_abi::events(DRAIN_MAX);
         PushbusCAbiFanout {
             bus,
             poller,
@@ -191,8 +168,8 @@ impl Round for PushbusCAbiFanout {
         for _ in 0..BURST {
             let status = ffi::pushbus_publish(
                 self.bus,
-                b"fanout".as_ptr().cast(),
-                6,
+                c_abi::TOPIC.as_ptr().cast(),
+                c_abi::TOPIC.len(),
                 std::ptr::null(),
                 0,
                 ffi::PUSHBUS_PAYLOAD_BINARY,

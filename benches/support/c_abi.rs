@@ -1,0 +1,55 @@
+//! Shared by the benchmarks that drive pushbus through its C ABI: a bus,
+//! poller and batch made with the `extern "C"` functions, and
+//! `subscriptions` subscriptions to one topic.
+
+use std::ptr::null_mut;
+
+use pushbus::ffi;
+
+/// The topic the C ABI fan-out benchmarks publish to.
+pub const TOPIC: &[u8] = b"fanout";
+
+/// A bus with rings of `capacity` messages and no janitor, a poller with
+/// `subscriptions` subscriptions to [`TOPIC`], and a batch.
+pub fn fanout(
+    capacity: usize,
+    subscriptions: usize,
+) -> (
+    *mut ffi::pushbus_bus,
+    *mut ffi::pushbus_poller,
+    *mut ffi::pushbus_batch,
+) {
+    use ffi::pushbus_status::PUSHBUS_OK;
+    let (mut config, mut bus, mut poller, mut batch) =
+        (null_mut(), null_mut(), null_mut(), null_mut());
+    assert_eq!(ffi::pushbus_config_new(&mut config), PUSHBUS_OK);
+    assert_eq!(
+        ffi::pushbus_config_set_ring_max_messages(config, capacity),
+        PUSHBUS_OK
+    );
+    assert_eq!(
+        ffi::pushbus_config_set_janitor_interval_ms(config, 0),
+        PUSHBUS_OK
+    );
+    assert_eq!(ffi::pushbus_bus_new(config, &mut bus), PUSHBUS_OK);
+    ffi::pushbus_config_free(config);
+    assert_eq!(ffi::pushbus_poller_new(bus, &mut poller), PUSHBUS_OK);
+    assert_eq!(ffi::pushbus_batch_new(&mut batch), PUSHBUS_OK);
+    let topic = ffi::pushbus_str {
+        ptr: TOPIC.as_ptr().cast(),
+        len: TOPIC.len(),
+    };
+    for _ in 0..subscriptions {
+        let mut id = 0;
+        let status = ffi::pushbus_subscribe(poller, &topic, 1, std::ptr::null(), 0, &mut id);
+        assert_eq!(status, PUSHBUS_OK);
+    }
+    (bus, poller, batch)
+}
+
+/// An array of `len` events for drains to fill.
+pub fn events(len: usize) -> Vec<ffi::pushbus_event> {
+    // SAFETY: pushbus_event is a plain C struct of integers and pointers,
+    // for which all-zero bytes are a valid value; drains overwrite it.
+    vec![unsafe { std::mem::zeroed() }; len]
+}
