@@ -48,6 +48,8 @@
 
 #[path = "support/c_abi.rs"]
 mod c_abi;
+#[path = "support/settings.rs"]
+mod settings;
 
 use std::collections::HashMap;
 use std::hint::spin_loop;
@@ -844,24 +846,9 @@ fn w2_threads(c: &mut Criterion) {
     group.finish();
 }
 
-/// Short by default; `PUSHBUS_BENCH_FULL=1` for a longer, steadier run
-/// (the same settings as `benches/fanout.rs`).
-fn config() -> Criterion {
-    let full = std::env::var("PUSHBUS_BENCH_FULL").is_ok_and(|v| v == "1");
-    let (warm_up, measurement, samples) = if full {
-        (Duration::from_secs(3), Duration::from_secs(10), 50)
-    } else {
-        (Duration::from_millis(500), Duration::from_millis(1500), 10)
-    };
-    Criterion::default()
-        .warm_up_time(warm_up)
-        .measurement_time(measurement)
-        .sample_size(samples)
-}
-
 criterion_group! {
     name = benches;
-    config = config();
+    config = settings::config();
     targets = w1_threads, w2_threads
 }
 criterion_main!(benches);

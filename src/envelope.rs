@@ -24,6 +24,17 @@ use base64::Engine as _;
 use crate::message::{Message, PayloadKind};
 use crate::position::Position;
 
+/// The escape of U+2028 or U+2029 when `bytes[index..]` starts with one
+/// (UTF-8 `E2 80 A8` / `E2 80 A9`): valid raw in JSON strings, but line
+/// terminators in older JavaScript, so they could break an iframe script.
+fn line_separator_escape(bytes: &[u8], index: usize) -> Option<&'static [u8]> {
+    match bytes.get(index..index + 3)? {
+        [0xE2, 0x80, 0xA8] => Some(b"\\u2028"),
+        [0xE2, 0x80, 0xA9] => Some(b"\\u2029"),
+        _ => None,
+    }
+}
+
 /// Writes `text` as a JSON string literal, with `<`, U+2028 and U+2029
 /// escaped on top of what JSON requires.
 pub fn write_json_string(out: &mut Vec<u8>, text: &str) {
@@ -41,15 +52,13 @@ pub fn write_json_string(out: &mut Vec<u8>, text: &str) {
             b'\r' => Some(b"\\r"),
             b'\t' => Some(b"\\t"),
             b'<' => Some(b"\\u003c"),
-            0xE2 if bytes.get(index + 1) == Some(&0x80)
-                && matches!(bytes.get(index + 2), Some(0xA8 | 0xA9)) =>
-            {
-                Some(if bytes[index + 2] == 0xA8 {
-                    b"\\u2028"
-                } else {
-                    b"\\u2029"
-                })
-            }
+            0xE2 => match line_separator_escape(bytes, index) {
+                Some(escape) => Some(escape),
+                None => {
+                    index += 1;
+                    continue;
+                }
+            },
             0x00..=0x1F => None,
             _ => {
                 index += 1;
@@ -85,18 +94,13 @@ fn write_json_payload(out: &mut Vec<u8>, json: &[u8]) {
         let (replacement, width): (&[u8], usize) = match json[index] {
             b'\n' | b'\r' => (b" ", 1),
             b'<' => (b"\\u003c", 1),
-            0xE2 if json.get(index + 1) == Some(&0x80)
-                && matches!(json.get(index + 2), Some(0xA8 | 0xA9)) =>
-            {
-                (
-                    if json[index + 2] == 0xA8 {
-                        b"\\u2028"
-                    } else {
-                        b"\\u2029"
-                    },
-                    3,
-                )
-            }
+            0xE2 => match line_separator_escape(json, index) {
+                Some(escape) => (escape, 3),
+                None => {
+                    index += 1;
+                    continue;
+                }
+            },
             _ => {
                 index += 1;
                 continue;
