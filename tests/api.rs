@@ -1,6 +1,9 @@
 //! Integration tests of the public Rust API: every behaviour of the bus,
 //! and every error.
 
+mod common;
+use common::readable;
+
 use std::time::Duration;
 
 use pushbus::{
@@ -508,17 +511,6 @@ fn shared_messages_outlive_their_batch() {
     let kept = d.shared();
     batch.clear();
     assert_eq!(kept.data(), b"keep me");
-}
-
-fn readable(fd: i32) -> bool {
-    let mut pollfd = libc::pollfd {
-        fd,
-        events: libc::POLLIN,
-        revents: 0,
-    };
-    // SAFETY: one valid pollfd for the duration of the call, zero timeout.
-    let ready = unsafe { libc::poll(&mut pollfd, 1, 0) };
-    ready == 1 && pollfd.revents & libc::POLLIN != 0
 }
 
 #[test]

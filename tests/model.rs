@@ -20,6 +20,9 @@
 //!
 //! `PROPTEST_CASES=5000 cargo test --test model` runs more cases.
 
+mod common;
+use common::readable;
+
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::os::fd::RawFd;
 use std::time::Duration;
@@ -71,19 +74,6 @@ fn event_type(seq: u64) -> String {
 fn open_fd(poller: &Poller, p: usize) -> RawFd {
     let mode = [FdMode::EventFd, FdMode::Pipe][p];
     poller.fd(mode).expect("fd")
-}
-
-/// True when `fd` is readable now.
-fn readable(fd: RawFd) -> bool {
-    let mut pollfd = libc::pollfd {
-        fd,
-        events: libc::POLLIN,
-        revents: 0,
-    };
-    // SAFETY: `pollfd` is one valid, writable pollfd for the whole call, and
-    // the count passed is 1; a zero timeout never blocks.
-    let ready = unsafe { libc::poll(&mut pollfd, 1, 0) };
-    ready == 1 && pollfd.revents & libc::POLLIN != 0
 }
 
 /// A short description of an event, for failure messages.

@@ -19,8 +19,10 @@
 //! (publishers at their deadline or message cap, drainers once everything
 //! published reached them, or at a hard deadline) and is joined.
 
+mod common;
+use common::readable_within;
+
 use std::collections::HashMap;
-use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Barrier};
 use std::thread;
@@ -471,18 +473,6 @@ impl Drainer {
             }
         }
     }
-}
-
-fn readable_within(fd: RawFd, timeout: Duration) -> bool {
-    let mut pollfd = libc::pollfd {
-        fd,
-        events: libc::POLLIN,
-        revents: 0,
-    };
-    // SAFETY: `pollfd` is one valid, writable pollfd for the whole call and
-    // the count passed is 1.
-    let ready = unsafe { libc::poll(&mut pollfd, 1, timeout.as_millis() as libc::c_int) };
-    ready == 1 && pollfd.revents & libc::POLLIN != 0
 }
 
 /// A drainer thread: drains until publishing is over and everything
