@@ -94,19 +94,21 @@ function u64(buf, off) {
 let lastEpochLo = -1;
 let lastEpochHi = -1;
 let lastEpochHex = '';
+/** An epoch's hex text from its two 32-bit halves; the last one is cached
+ * (a drain's messages almost always share their topic's epoch). */
+function epochHex(elo, ehi) {
+  if (elo !== lastEpochLo || ehi !== lastEpochHi) {
+    lastEpochHex = ehi ? ehi.toString(16) + elo.toString(16).padStart(8, '0') : elo.toString(16);
+    lastEpochLo = elo;
+    lastEpochHi = ehi;
+  }
+  return lastEpochHex;
+}
 /** Renders the pushbus_key at `off` as pushbus_key_format does: `<epoch hex>-<seq>`. */
 function keyText(buf, off) {
   const elo = buf.readUInt32LE(off);
   const ehi = buf.readUInt32LE(off + 4); // (Buffer reads: keys may sit at any offset)
-  let hex;
-  if (elo === lastEpochLo && ehi === lastEpochHi) {
-    hex = lastEpochHex;
-  } else {
-    hex = ehi ? ehi.toString(16) + elo.toString(16).padStart(8, '0') : elo.toString(16);
-    lastEpochLo = elo;
-    lastEpochHi = ehi;
-    lastEpochHex = hex;
-  }
+  const hex = epochHex(elo, ehi);
   const slo = buf.readUInt32LE(off + 8);
   const shi = buf.readUInt32LE(off + 12);
   const seq = shi < 0x200000 ? String(slo + shi * 4294967296) : buf.readBigUInt64LE(off + 8).toString();
@@ -391,15 +393,7 @@ function messageInfo(ptr) {
   const k = MESSAGE.key >> 2;
   const elo = v[k];
   const ehi = v[k + 1];
-  let hex;
-  if (elo === lastEpochLo && ehi === lastEpochHi) {
-    hex = lastEpochHex;
-  } else {
-    hex = ehi ? ehi.toString(16) + elo.toString(16).padStart(8, '0') : elo.toString(16);
-    lastEpochLo = elo;
-    lastEpochHi = ehi;
-    lastEpochHex = hex;
-  }
+  const hex = epochHex(elo, ehi);
   const shi = v[k + 3];
   // Sequences past 2^53 (never in practice) keep their exact text.
   const seq = shi < 0x200000 ? v[k + 2] + shi * 4294967296 : infoScratch.readBigUInt64LE(MESSAGE.key + 8).toString();
