@@ -25,7 +25,7 @@ VALGRIND := valgrind -q --error-exitcode=1 --leak-check=full \
 	--errors-for-leak-kinds=definite,indirect,possible
 
 
-.PHONY: all build demo tour test lint unit doc loom header header-check ctest \
+.PHONY: all build demo servers server-c server-rust server-python server-node c-chat-test tour test lint unit doc loom header header-check ctest \
 	install install-test fuzz-smoke node-test node-chat-test python-test bench bench-full clean
 
 all: build
@@ -34,26 +34,45 @@ build:
 	$(CARGO) build --release
 
 ## The main job: the chat demo at http://127.0.0.1:8080 (PORT=... to move
-## it). SERVER=node (default) or python; c and rust arrive with their
-## issues. `make tour` runs the in-process Rust tour.
-SERVER ?= node
+## it), served by the C server; SERVER=rust, python or node for the others
+## (examples/README.md). `make tour` runs the in-process Rust tour.
+SERVER ?= c
 PORT ?= 8080
-demo: build
-	@case "$(SERVER)" in \
-	python) echo "pushbus chat demo ($(SERVER) server): open http://127.0.0.1:$(PORT)/" && \
-	      PORT=$(PORT) exec bash examples/python/run.sh ;; \
-	node) (cd bindings/node && npm ci --no-audit --no-fund --loglevel=error) && \
-	      (cd examples/node && npm ci --no-audit --no-fund --loglevel=error) && \
-	      echo "pushbus chat demo ($(SERVER) server): open http://127.0.0.1:$(PORT)/" && \
-	      exec node examples/node/server.js --port $(PORT) ;; \
-	*) echo "make demo: SERVER=$(SERVER) is not available yet (available: node, python)" >&2; exit 2 ;; \
-	esac
+demo:
+	@case "$(SERVER)" in c|rust|python|node) ;; \
+	*) echo "make demo: unknown SERVER=$(SERVER) (c, rust, python, node)" >&2; exit 2 ;; esac
+	@$(MAKE) --no-print-directory server-$(SERVER)
+	@echo "pushbus chat demo ($(SERVER) server): open http://127.0.0.1:$(PORT)/"
+	@exec examples/serve.sh $(SERVER) --port $(PORT)
+
+## Every example server, built for examples/serve.sh.
+servers: server-c server-rust server-python server-node
+
+server-c: build
+	$(MAKE) --no-print-directory -C examples/c
+
+## The C chat server's own tests: HTTP parser limits, /ws-echo conformance,
+## slow readers, clean SIGTERM/SIGINT exits under ASan+UBSan.
+c-chat-test: server-c
+	bash examples/c/test.sh
+
+server-rust:
+	bash examples/rust/build.sh
+
+server-python: build
+	bash bindings/python/build.sh
+	target/python/venv/bin/python -m pip install --quiet --disable-pip-version-check \
+		-r examples/python/requirements.txt
+
+server-node: build
+	cd bindings/node && npm ci --no-audit --no-fund --loglevel=error
+	cd examples/node && npm ci --no-audit --no-fund --loglevel=error
 
 tour:
 	$(CARGO) run --release --example quickstart
 
 ## Every test.
-test: lint header-check unit doc loom ctest install-test fuzz-smoke node-test node-chat-test python-test
+test: lint header-check unit doc loom ctest install-test fuzz-smoke c-chat-test node-test node-chat-test python-test
 
 lint:
 	$(CARGO) fmt --check

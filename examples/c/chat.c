@@ -1,0 +1,170 @@
+#include "chat.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+bool room_parse(const char *text, size_t len, struct room *out) {
+    if (len < 1 || len > CHAT_MAX_ROOM) {
+        return false;
+    }
+    for (size_t i = 0; i < len; i++) {
+        char c = text[i];
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+        if (!ok) {
+            return false;
+        }
+    }
+    memcpy(out->name, text, len);
+    out->name[len] = '\0';
+    out->name_len = len;
+    memcpy(out->topic, "chat.", 5);
+    memcpy(out->topic + 5, text, len);
+    out->topic_len = len + 5;
+    out->topic[out->topic_len] = '\0';
+    return true;
+}
+
+/* Whether bytes are UTF-8: jansson checks strings as it makes them. */
+static bool is_utf8(const char *text, size_t len) {
+    json_t *string = json_stringn(text, len);
+    json_decref(string);
+    return string != NULL;
+}
+
+static size_t utf8_chars(const char *text, size_t len) {
+    size_t chars = 0;
+    for (size_t i = 0; i < len; i++) {
+        chars += ((unsigned char)text[i] & 0xc0) != 0x80;
+    }
+    return chars;
+}
+
+static bool valid_user(const char *text, size_t len) {
+    if (len < 1 || len > CHAT_MAX_USER_BYTES || !is_utf8(text, len)) {
+        return false;
+    }
+    size_t chars = utf8_chars(text, len);
+    return chars >= 1 && chars <= CHAT_MAX_USER_CHARS;
+}
+
+bool user_parse(const char *text, size_t len, struct user *out) {
+    if (!valid_user(text, len)) {
+        return false;
+    }
+    memcpy(out->name, text, len);
+    out->len = len;
+    return true;
+}
+
+/* Whether a JSON value is exactly the string `expected`. */
+static bool is_string(const json_t *value, const char *expected) {
+    return json_is_string(value) && json_string_length(value) == strlen(expected) &&
+           memcmp(json_string_value(value), expected, strlen(expected)) == 0;
+}
+
+/* The published payload: {"user":..,"text":..}, compact, as the other
+ * servers write it. */
+static char *message_payload(const char *user, size_t user_len, const char *text, size_t text_len) {
+    json_t *object = json_pack("{s:s%,s:s%}", "user", user, user_len, "text", text, text_len);
+    char *payload = object ? json_dumps(object, JSON_COMPACT) : NULL;
+    json_decref(object);
+    return payload;
+}
+
+static int publish_fields(pushbus_bus *bus, const struct room *room, json_t *body, const struct user *author,
+                          pushbus_key *key, const char **why) {
+    json_t *user = json_object_get(body, "user");
+    json_t *text = json_object_get(body, "text");
+    const char *user_text = author ? author->name : json_string_value(user);
+    size_t user_len = author ? author->len : json_string_length(user);
+    if (user_text == NULL || !valid_user(user_text, user_len)) {
+        *why = "user must be a string of 1-32 characters";
+        return 400;
+    }
+    if (!json_is_string(text) || json_string_length(text) < 1 || json_string_length(text) > CHAT_MAX_TEXT_BYTES) {
+        *why = "text must be a string of 1-4096 bytes";
+        return 400;
+    }
+    char *payload = message_payload(user_text, user_len, json_string_value(text), json_string_length(text));
+    if (payload == NULL) {
+        *why = "out of memory";
+        return 503;
+    }
+    pushbus_status status = pushbus_publish(bus, room->topic, room->topic_len, "message", 7, PUSHBUS_PAYLOAD_JSON,
+                                            (const uint8_t *)payload, strlen(payload), key);
+    free(payload);
+    if (status != PUSHBUS_OK) {
+        *why = pushbus_status_str(status);
+        return status == PUSHBUS_MESSAGE_TOO_LARGE ? 413 : 400;
+    }
+    return 0;
+}
+
+int chat_publish(pushbus_bus *bus, const struct room *room, const uint8_t *json, size_t len,
+                 const struct user *author, bool from_websocket, pushbus_key *key, const char **why) {
+    /* JSON_ALLOW_NUL: a "\u0000" in a text is kept, not cut there. */
+    json_t *body = json_loadb((const char *)json, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+    if (body == NULL) {
+        *why = "the body is not valid JSON";
+        return 400;
+    }
+    int status;
+    if (!json_is_object(body)) {
+        *why = "the body must be {\"user\": str, \"text\": str}";
+        status = 400;
+    } else if (from_websocket && !is_string(json_object_get(body, "type"), "message")) {
+        *why = "a WebSocket post must have \"type\": \"message\"";
+        status = 400;
+    } else {
+        status = publish_fields(bus, room, body, author, key, why);
+    }
+    json_decref(body);
+    return status;
+}
+
+bool resume_from(pushbus_bus *bus, const struct room *room, const char *key, size_t key_len, struct resume *out) {
+    *out = (struct resume){.start = {.kind = PUSHBUS_START_NOW}};
+    if (key == NULL || key_len == 0) {
+        return true;
+    }
+    pushbus_key parsed;
+    if (pushbus_key_parse(key, key_len, &parsed) == PUSHBUS_OK) {
+        out->start = (pushbus_start){.kind = PUSHBUS_START_TOKEN, .token = key, .token_len = key_len};
+        return true;
+    }
+    pushbus_key head;
+    if (pushbus_bus_head(bus, room->topic, room->topic_len, &head) != PUSHBUS_OK) {
+        return false;
+    }
+    /* Any other epoch is not held: pushbus answers it with a gap from the
+     * oldest message, which is exactly what a garbage key gets. */
+    pushbus_key stale = {.epoch = head.epoch ^ 1, .seq = 1};
+    size_t stale_len;
+    pushbus_key_format(stale, out->stale_key, sizeof out->stale_key, &stale_len);
+    out->start = (pushbus_start){.kind = PUSHBUS_START_TOKEN, .token = out->stale_key, .token_len = stale_len};
+
+    size_t n = key_len < CHAT_MAX_REPORTED_KEY ? key_len : CHAT_MAX_REPORTED_KEY;
+    while (n > 0 && n < key_len && ((unsigned char)key[n] & 0xc0) == 0x80) {
+        n--; /* cut at a character boundary */
+    }
+    if (is_utf8(key, n)) {
+        memcpy(out->bad_key, key, n);
+        out->bad_key_len = n;
+    } else {
+        memcpy(out->bad_key, "invalid", 7);
+        out->bad_key_len = 7;
+    }
+    out->bad_key_pending = true;
+    return true;
+}
+
+bool resume_take_gap(struct resume *resume, const struct room *room, const pushbus_gap_info *gap,
+                     pushbus_buf *envelope) {
+    if (!resume->bad_key_pending) {
+        return false;
+    }
+    resume->bad_key_pending = false;
+    return pushbus_gap_envelope(room->topic, room->topic_len, resume->bad_key, resume->bad_key_len, gap->to,
+                                envelope) == PUSHBUS_OK;
+}

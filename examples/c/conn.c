@@ -1,0 +1,101 @@
+#include "conn.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <unistd.h>
+
+#include "server.h"
+
+/* What one read asks for: a request head or a burst of frames, without
+ * making every connection's input buffer large. */
+enum { READ_CHUNK = 16 * 1024 };
+
+static bool keep(struct conn *c, const struct iovec *iov, int count, size_t skip) {
+    for (int i = 0; i < count; i++) {
+        const uint8_t *base = iov[i].iov_base;
+        size_t len = iov[i].iov_len;
+        if (skip >= len) {
+            skip -= len;
+            continue;
+        }
+        if (!buf_append(&c->out, base + skip, len - skip)) {
+            server_log(c->server, "out of memory for a connection's output: closing it");
+            server_close(c);
+            return false;
+        }
+        skip = 0;
+    }
+    if (c->out_limit != 0 && c->out.len > c->out_limit) {
+        c->server->metrics.slow_readers_closed++;
+        server_close(c);
+        return false;
+    }
+    return true;
+}
+
+static bool write_failed(struct conn *c) {
+    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
+        return false;
+    }
+    /* EPIPE, ECONNRESET: the client has gone; nothing to report. */
+    server_close(c);
+    return true;
+}
+
+bool conn_send(struct conn *c, const struct iovec *iov, int count) {
+    if (c->closed) {
+        return false;
+    }
+    size_t written = 0;
+    if (c->out.len == 0) {
+        /* Nothing queued: the common case writes without copying. */
+        ssize_t n = writev(c->fd, iov, count > IOV_MAX ? IOV_MAX : count);
+        if (n < 0 && write_failed(c)) {
+            return false;
+        }
+        written = n > 0 ? (size_t)n : 0;
+        c->last_write_ms = c->server->now_ms;
+    }
+    return keep(c, iov, count, written);
+}
+
+bool conn_send_bytes(struct conn *c, const void *bytes, size_t len) {
+    struct iovec iov = {.iov_base = (void *)bytes, .iov_len = len};
+    return conn_send(c, &iov, 1);
+}
+
+bool conn_flush(struct conn *c) {
+    while (!c->closed && c->out.len > 0) {
+        ssize_t n = write(c->fd, buf_bytes(&c->out), c->out.len);
+        if (n < 0) {
+            return !write_failed(c);
+        }
+        buf_consume(&c->out, (size_t)n);
+        c->last_write_ms = c->server->now_ms;
+    }
+    /* A burst's memory (a 16 MiB echo, a replay) is not kept while idle. */
+    buf_shrink(&c->out, 64 * 1024);
+    return !c->closed;
+}
+
+enum conn_read_result conn_read(struct conn *c, size_t limit) {
+    if (c->in.len >= limit) {
+        return CONN_READ_NONE;
+    }
+    size_t room = limit - c->in.len;
+    if (room > READ_CHUNK) {
+        room = READ_CHUNK;
+    }
+    if (!buf_reserve(&c->in, room)) {
+        return CONN_READ_ERROR;
+    }
+    ssize_t n = read(c->fd, buf_bytes(&c->in) + c->in.len, room);
+    if (n > 0) {
+        c->in.len += (size_t)n;
+        return CONN_READ_DATA;
+    }
+    if (n == 0) {
+        return CONN_READ_EOF;
+    }
+    return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? CONN_READ_NONE : CONN_READ_ERROR;
+}

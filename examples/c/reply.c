@@ -1,0 +1,122 @@
+#include "reply.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "server.h"
+
+/* The Date header (RFC 9110 6.6.1), formatted once per second. */
+static const char *http_date(void) {
+    static char text[40];
+    static time_t formatted_at = (time_t)-1;
+    time_t now = time(NULL);
+    if (now != formatted_at) {
+        struct tm tm;
+        gmtime_r(&now, &tm);
+        strftime(text, sizeof text, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+        formatted_at = now;
+    }
+    return text;
+}
+
+static void add(struct reply *reply, bool ok) {
+    if (!ok) {
+        reply->failed = true;
+    }
+}
+
+void reply_start(struct reply *reply, const struct reply_to *to, int status) {
+    *reply = (struct reply){.status = status};
+    add(reply, buf_printf(&reply->head, "HTTP/1.1 %d %s\r\nDate: %s\r\nVary: Origin\r\n", status,
+                          http_reason(status), http_date()));
+    if (to->origin.len > 0) {
+        reply_header_n(reply, "Access-Control-Allow-Origin", to->origin.ptr, to->origin.len);
+        reply_header(reply, "Access-Control-Allow-Credentials", "true");
+        reply_header(reply, "Access-Control-Expose-Headers", "ETag");
+    }
+}
+
+void reply_header(struct reply *reply, const char *name, const char *value) {
+    reply_header_n(reply, name, value, strlen(value));
+}
+
+void reply_header_n(struct reply *reply, const char *name, const char *value, size_t len) {
+    add(reply, buf_printf(&reply->head, "%s: %.*s\r\n", name, (int)len, value));
+}
+
+/* Sends the finished head (and body); false when the connection closed. */
+static bool send_head(struct reply *reply, const struct reply_to *to, const void *body, size_t len) {
+    add(reply, buf_append(&reply->head, "\r\n", 2));
+    bool sent = false;
+    if (reply->failed) {
+        server_log(to->conn->server, "out of memory for a response head: closing the connection");
+        server_close(to->conn);
+    } else {
+        struct iovec iov[2] = {
+            {.iov_base = buf_bytes(&reply->head), .iov_len = reply->head.len},
+            {.iov_base = (void *)body, .iov_len = to->head_only ? 0 : len},
+        };
+        sent = conn_send(to->conn, iov, 2);
+    }
+    buf_free(&reply->head);
+    return sent;
+}
+
+void reply_end(struct reply *reply, const struct reply_to *to, const void *body, size_t len) {
+    bool bodyless = reply->status == 204 || reply->status == 304;
+    if (!bodyless) {
+        add(reply, buf_printf(&reply->head, "Content-Length: %zu\r\n", len));
+    }
+    reply_header(reply, "Connection", to->keep_alive ? "keep-alive" : "close");
+    if (send_head(reply, to, bodyless ? NULL : body, bodyless ? 0 : len) && !to->keep_alive) {
+        to->conn->close_when_written = true;
+    }
+}
+
+bool reply_end_stream(struct reply *reply, const struct reply_to *to) {
+    if (to->chunked) {
+        reply_header(reply, "Transfer-Encoding", "chunked");
+        reply_header(reply, "Connection", to->keep_alive ? "keep-alive" : "close");
+    } else {
+        reply_header(reply, "Connection", "close");
+    }
+    return send_head(reply, to, NULL, 0);
+}
+
+/* {"error": why}, escaped by jansson; NULL when memory runs out. */
+static char *error_json(const char *why) {
+    json_t *object = json_pack("{s:s}", "error", why);
+    char *text = object ? json_dumps(object, JSON_COMPACT) : NULL;
+    json_decref(object);
+    return text;
+}
+
+void reply_error(const struct reply_to *to, int status, const char *why, const char *name, const char *value) {
+    char *json = error_json(why);
+    struct reply reply;
+    reply_start(&reply, to, status);
+    reply_header(&reply, "Content-Type", "application/json; charset=utf-8");
+    reply_header(&reply, "Cache-Control", "no-store");
+    if (name != NULL) {
+        reply_header(&reply, name, value);
+    }
+    add(&reply, json != NULL);
+    reply_end(&reply, to, json, json ? strlen(json) : 0);
+    free(json);
+}
+
+void reply_json(const struct reply_to *to, int status, const char *json, size_t len) {
+    struct reply reply;
+    reply_start(&reply, to, status);
+    reply_header(&reply, "Content-Type", "application/json; charset=utf-8");
+    reply_header(&reply, "Cache-Control", "no-store");
+    reply_end(&reply, to, json, len);
+}
+
+void reply_refuse(struct conn *c, int status, const char *why) {
+    struct reply_to to = {.conn = c, .keep_alive = false};
+    reply_error(&to, status, why, NULL, NULL);
+    c->close_when_written = true;
+}

@@ -1,0 +1,53 @@
+/* HTTP responses: a head built header by header, then sent with its body,
+ * or opened as a stream. Every response carries the CORS headers its
+ * request earned (CHAT_API.md, "OPTIONS"; TRANSPORTS.md 9, 25, 26). */
+#ifndef CHAT_REPLY_H
+#define CHAT_REPLY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "buf.h"
+#include "http.h"
+
+struct conn;
+
+/* What a response needs to know of its request; long polls keep a copy. */
+struct reply_to {
+    struct conn *conn;
+    bool keep_alive;          /* the client keeps the connection */
+    bool head_only;           /* HEAD: everything but the body */
+    bool chunked;             /* HTTP/1.1: streams use chunked encoding */
+    struct http_slice origin; /* an Origin that CORS allows, echoed; len 0: none */
+};
+
+struct reply {
+    struct buf head;
+    int status;
+    bool failed; /* memory ran out while building it */
+};
+
+/* Starts a response: status line, Date, Vary and the CORS headers. */
+void reply_start(struct reply *reply, const struct reply_to *to, int status);
+
+void reply_header(struct reply *reply, const char *name, const char *value);
+void reply_header_n(struct reply *reply, const char *name, const char *value, size_t len);
+
+/* Ends the head with Content-Length and Connection and sends it with the
+ * body. Without keep-alive the connection closes once it is written. */
+void reply_end(struct reply *reply, const struct reply_to *to, const void *body, size_t len);
+
+/* Ends the head of a stream (chunked on HTTP/1.1, else closed at its end)
+ * and sends it; false when the connection closed. */
+bool reply_end_stream(struct reply *reply, const struct reply_to *to);
+
+/* A JSON body {"error": why}, with one extra header when name is not NULL. */
+void reply_error(const struct reply_to *to, int status, const char *why, const char *name, const char *value);
+
+/* A JSON body, no-store. */
+void reply_json(const struct reply_to *to, int status, const char *json, size_t len);
+
+/* For a request that could not be parsed: a JSON error, then close. */
+void reply_refuse(struct conn *c, int status, const char *why);
+
+#endif

@@ -1,0 +1,60 @@
+#include "subs.h"
+
+#include <stdlib.h>
+#include <uthash.h>
+
+#include "server.h"
+
+struct sub_route {
+    uint64_t id;
+    struct conn *conn;
+    UT_hash_handle hh;
+};
+
+bool subs_open(struct server *server, struct conn *c, const struct room *room, const pushbus_start *start,
+               uint64_t *id, pushbus_status *status) {
+    struct sub_route *route = malloc(sizeof *route);
+    if (route == NULL) {
+        *status = PUSHBUS_IO;
+        return false;
+    }
+    pushbus_str topic = {.ptr = room->topic, .len = room->topic_len};
+    *status = pushbus_subscribe(server->poller, &topic, 1, start, PUSHBUS_LAG_DEFAULT, id);
+    if (*status != PUSHBUS_OK) {
+        free(route);
+        return false;
+    }
+    route->id = *id;
+    route->conn = c;
+    HASH_ADD(hh, server->routes, id, sizeof route->id, route);
+    return true;
+}
+
+static struct sub_route *find(const struct server *server, uint64_t id) {
+    struct sub_route *route;
+    HASH_FIND(hh, server->routes, &id, sizeof id, route);
+    return route;
+}
+
+void subs_close(struct server *server, uint64_t id) {
+    pushbus_unsubscribe(server->poller, id);
+    struct sub_route *route = find(server, id);
+    if (route != NULL) {
+        HASH_DEL(server->routes, route);
+        free(route);
+    }
+}
+
+struct conn *subs_find(const struct server *server, uint64_t id) {
+    struct sub_route *route = find(server, id);
+    return route ? route->conn : NULL;
+}
+
+void subs_forget_all(struct server *server) {
+    struct sub_route *route;
+    struct sub_route *next;
+    HASH_ITER(hh, server->routes, route, next) {
+        HASH_DEL(server->routes, route);
+        free(route);
+    }
+}
