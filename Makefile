@@ -25,7 +25,7 @@ VALGRIND := valgrind -q --error-exitcode=1 --leak-check=full \
 	--errors-for-leak-kinds=definite,indirect,possible
 
 
-.PHONY: all build demo servers server-c server-rust server-python server-node c-chat-test tour test lint unit doc loom header header-check ctest \
+.PHONY: all build demo servers server-c server-rust server-python server-node c-chat-test rust-chat-test tour test lint unit doc loom header header-check ctest \
 	install install-test fuzz-smoke node-test node-chat-test python-test bench bench-full clean
 
 all: build
@@ -59,6 +59,10 @@ c-chat-test: server-c
 server-rust:
 	bash examples/rust/build.sh
 
+## The Rust chat server's own checks: fmt, clippy, unit and hub tests.
+rust-chat-test: server-rust
+	bash examples/rust/test.sh
+
 server-python: build
 	bash bindings/python/build.sh
 	target/python/venv/bin/python -m pip install --quiet --disable-pip-version-check \
@@ -72,7 +76,7 @@ tour:
 	$(CARGO) run --release --example quickstart
 
 ## Every test.
-test: lint header-check unit doc loom ctest install-test fuzz-smoke c-chat-test node-test node-chat-test python-test
+test: lint header-check unit doc loom ctest install-test fuzz-smoke c-chat-test rust-chat-test node-test node-chat-test python-test
 
 lint:
 	$(CARGO) fmt --check
