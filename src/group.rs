@@ -226,7 +226,7 @@ impl Group {
                 batch.push_messages(member.subscription(), topic, start, messages);
                 member.cursor = upto;
                 behind |= upto < head;
-                if !pending_gaps.is_empty() {
+                if left == 0 || !pending_gaps.is_empty() {
                     continue;
                 }
                 // The fast path: the members after it that stood where it
