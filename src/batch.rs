@@ -87,6 +87,13 @@ pub struct Batch {
     /// The topic (index into `topics`) of each of `messages`.
     message_topics: Vec<u32>,
     gaps: Vec<Gap>,
+    /// During a drain, how many of `messages` are this drain's; those
+    /// after them are the previous drain's, kept so that a drain adding
+    /// the same message at the same position keeps that reference instead
+    /// of cloning one and dropping the other (two atomic operations saved
+    /// per message: in a wide fan-out, drain after drain hands over the
+    /// same messages). Equal to `messages.len()` between drains.
+    fresh: usize,
 }
 
 /// For the C ABI's conversion: one run of a batch's events.
@@ -207,11 +214,16 @@ impl Batch {
 
     /// Releases every event (and the references they held).
     pub fn clear(&mut self) {
+        self.messages.clear();
+        self.fresh = 0;
+        self.clear_events();
+    }
+
+    fn clear_events(&mut self) {
         self.entries.clear();
         self.len = 0;
         self.subscriptions.clear();
         self.topics.clear();
-        self.messages.clear();
         self.message_topics.clear();
         self.gaps.clear();
     }
@@ -279,6 +291,19 @@ impl Batch {
         }
     }
 
+    /// Clears the batch for a drain, but keeps its messages for
+    /// [`Batch::add_messages`] to reuse; the drain must end with
+    /// [`Batch::release_stale`].
+    pub(crate) fn recycle(&mut self) {
+        self.fresh = 0;
+        self.clear_events();
+    }
+
+    /// Drops the previous drain's messages that this one did not reuse.
+    pub(crate) fn release_stale(&mut self) {
+        self.messages.truncate(self.fresh);
+    }
+
     /// For the C ABI's conversion: the events as runs, in delivery order.
     pub(crate) fn raw_runs(&self) -> impl Iterator<Item = RawRun<'_>> + '_ {
         self.entries.iter().map(|entry| match entry.kind {
@@ -323,9 +348,16 @@ impl Batch {
         topic: u32,
         messages: impl Iterator<Item = &'m Arc<Message>>,
     ) -> u32 {
-        let base = self.messages.len() as u32;
-        self.messages.extend(messages.cloned());
-        self.message_topics.resize(self.messages.len(), topic);
+        let base = self.fresh as u32;
+        for message in messages {
+            match self.messages.get_mut(self.fresh) {
+                Some(kept) if Arc::ptr_eq(kept, message) => {}
+                Some(stale) => *stale = Arc::clone(message),
+                None => self.messages.push(Arc::clone(message)),
+            }
+            self.fresh += 1;
+        }
+        self.message_topics.resize(self.fresh, topic);
         base
     }
 
@@ -595,5 +627,35 @@ mod tests {
         assert!(batch.get(expected.len()).is_none());
         batch.clear();
         assert!(batch.is_empty() && batch.iter().next().is_none());
+    }
+
+    #[test]
+    fn a_recycled_batch_keeps_the_references_it_hands_over_again() {
+        let topic = Arc::new(Topic::new("a", 1, 0));
+        let messages: Vec<Arc<Message>> = (1..=3)
+            .map(|seq| Arc::new(Message::new(seq, 0, None, Payload::text("x"))))
+            .collect();
+        let mut batch = Batch::new();
+        let a = batch.topic_index(&topic);
+        batch.add_messages(a, messages.iter());
+        batch.push_messages(1, a, 0, 3);
+        batch.recycle();
+        let a = batch.topic_index(&topic);
+        // The same first two messages, then another one at position 2.
+        let first = batch.add_messages(a, messages[..2].iter().chain(&messages[..1]));
+        batch.push_messages(2, a, first, 3);
+        batch.release_stale();
+        let counts: Vec<usize> = messages.iter().map(Arc::strong_count).collect();
+        assert_eq!(counts, [3, 2, 1]);
+        let seqs: Vec<u64> = batch
+            .iter()
+            .map(|event| match event {
+                Event::Message(delivery) => delivery.message().seq(),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(seqs, [1, 2, 1]);
+        batch.clear();
+        assert_eq!(messages.iter().map(Arc::strong_count).sum::<usize>(), 3);
     }
 }
