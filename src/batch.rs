@@ -3,7 +3,10 @@
 //! A batch owns one reference to each distinct message and topic it
 //! mentions, and its events point into those, so handing the same message
 //! to ten thousand subscriptions costs one reference count, not ten
-//! thousand. Events stay valid until the batch is cleared or drained into
+//! thousand. Deliveries are held as runs, "these subscriptions each get
+//! these messages", so a member of a poller that keeps up costs the batch
+//! one subscription id per visit, not one entry per delivery; iteration
+//! still yields one event per delivery. Events stay valid until the batch is cleared or drained into
 //! again; [`Delivery::shared`] keeps a message beyond that without copying it.
 
 use std::sync::Arc;
@@ -26,16 +29,46 @@ pub enum CloseReason {
     },
 }
 
+/// A run of events with one topic.
 #[derive(Debug, Clone, Copy)]
 enum Kind {
-    Message(u32),
-    Gap(u32),
-    Closed(CloseReason),
+    /// Each of the subscriptions `subscriptions[subs..subs + subs_len]`
+    /// gets the messages `messages[first..first + count]`, subscription by
+    /// subscription: `subs_len * count` events. Consecutive members of a
+    /// group that read the same messages (all of them, when they keep up)
+    /// share one run, so a delivery costs 8 bytes for its subscription id
+    /// per `count` messages instead of one entry each.
+    Deliveries {
+        subs: u32,
+        subs_len: u32,
+        first: u32,
+        count: u32,
+    },
+    Gap {
+        subscription: u64,
+        gap: u32,
+    },
+    Closed {
+        subscription: u64,
+        reason: CloseReason,
+    },
+}
+
+impl Kind {
+    fn events(&self) -> usize {
+        match *self {
+            Kind::Deliveries {
+                subs_len, count, ..
+            } => subs_len as usize * count as usize,
+            Kind::Gap { .. } | Kind::Closed { .. } => 1,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
 struct Entry {
-    subscription: u64,
+    /// Index of the entry's first event in the batch.
+    start: usize,
     topic: u32,
     kind: Kind,
 }
@@ -43,12 +76,36 @@ struct Entry {
 /// A reusable buffer of events; see the module documentation.
 #[derive(Debug, Default)]
 pub struct Batch {
+    /// Runs of events, in delivery order.
     entries: Vec<Entry>,
+    /// Events held: the sum of the entries' events.
+    len: usize,
+    /// The subscriptions of the delivery runs.
+    subscriptions: Vec<u64>,
     topics: Vec<Arc<Topic>>,
     messages: Vec<Arc<Message>>,
     /// The topic (index into `topics`) of each of `messages`.
     message_topics: Vec<u32>,
     gaps: Vec<Gap>,
+    /// During a drain, how many of `messages` are this drain's; those
+    /// after them are the previous drain's, kept so that a drain adding
+    /// the same message at the same position keeps that reference instead
+    /// of cloning one and dropping the other (two atomic operations saved
+    /// per message: in a wide fan-out, drain after drain hands over the
+    /// same messages). Equal to `messages.len()` between drains.
+    fresh: usize,
+}
+
+/// For the C ABI's conversion: one run of a batch's events.
+pub(crate) enum RawRun<'a> {
+    /// Each subscription gets the messages at `messages` (indices into the
+    /// batch's distinct messages), subscription by subscription.
+    Deliveries {
+        subscriptions: &'a [u64],
+        messages: std::ops::Range<usize>,
+    },
+    /// One gap or closed event, at this event index.
+    Other(usize),
 }
 
 /// One event of a batch.
@@ -138,7 +195,7 @@ impl Batch {
     /// An empty batch with room for `events` events.
     pub fn with_capacity(events: usize) -> Batch {
         Batch {
-            entries: Vec::with_capacity(events),
+            subscriptions: Vec::with_capacity(events),
             ..Batch::default()
         }
     }
@@ -146,69 +203,121 @@ impl Batch {
     /// Events held.
     #[inline]
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.len
     }
 
     /// True when no event is held.
     #[inline]
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.len == 0
     }
 
     /// Releases every event (and the references they held).
     pub fn clear(&mut self) {
-        self.entries.clear();
-        self.topics.clear();
         self.messages.clear();
+        self.fresh = 0;
+        self.clear_events();
+    }
+
+    fn clear_events(&mut self) {
+        self.entries.clear();
+        self.len = 0;
+        self.subscriptions.clear();
+        self.topics.clear();
         self.message_topics.clear();
         self.gaps.clear();
     }
 
     /// The event at `index`.
-    #[inline]
     pub fn get(&self, index: usize) -> Option<Event<'_>> {
-        self.entries.get(index).map(|entry| self.view(entry))
+        if index >= self.len {
+            return None;
+        }
+        // The last entry starting at or before `index`; entries are never
+        // empty, so it holds `index`.
+        let entry = &self.entries[self.entries.partition_point(|e| e.start <= index) - 1];
+        let topic = &self.topics[entry.topic as usize];
+        Some(match entry.kind {
+            Kind::Deliveries {
+                subs, first, count, ..
+            } => {
+                let offset = index - entry.start;
+                let count = count as usize;
+                Event::Message(Delivery {
+                    subscription: SubscriptionId(
+                        self.subscriptions[subs as usize + offset / count],
+                    ),
+                    topic,
+                    message: &self.messages[first as usize + offset % count],
+                })
+            }
+            kind => self.rare(topic, kind),
+        })
     }
 
     /// Every event, in delivery order (per subscription and topic, this is
     /// publish order).
     #[inline]
     pub fn iter(&self) -> impl ExactSizeIterator<Item = Event<'_>> + '_ {
-        self.entries.iter().map(|entry| self.view(entry))
+        Iter {
+            batch: self,
+            entries: self.entries.iter(),
+            topic: None,
+            subscription: SubscriptionId(0),
+            subscriptions: [].iter(),
+            run: &[],
+            messages: [].iter(),
+            after_run: self.len,
+        }
     }
 
-    #[inline]
-    fn view(&self, entry: &Entry) -> Event<'_> {
-        let subscription = SubscriptionId(entry.subscription);
-        let topic = &self.topics[entry.topic as usize];
-        match entry.kind {
-            Kind::Message(index) => Event::Message(Delivery {
-                subscription,
-                topic,
-                message: &self.messages[index as usize],
-            }),
-            Kind::Gap(index) => Event::Gap {
-                subscription,
+    /// A gap or closed event.
+    fn rare<'a>(&'a self, topic: &'a Topic, kind: Kind) -> Event<'a> {
+        match kind {
+            Kind::Gap { subscription, gap } => Event::Gap {
+                subscription: SubscriptionId(subscription),
                 topic: &topic.name,
-                gap: &self.gaps[index as usize],
+                gap: &self.gaps[gap as usize],
             },
-            Kind::Closed(reason) => Event::Closed {
+            Kind::Closed {
                 subscription,
+                reason,
+            } => Event::Closed {
+                subscription: SubscriptionId(subscription),
                 topic: &topic.name,
                 reason,
             },
+            Kind::Deliveries { .. } => unreachable!("deliveries are not rare"),
         }
     }
 
-    /// For the C ABI's conversion: event `index`, when it is a message, as
-    /// (subscription, index into [`Batch::messages`]).
-    #[inline]
-    pub(crate) fn message_entry(&self, index: usize) -> Option<(u64, u32)> {
-        let entry = self.entries.get(index)?;
-        match entry.kind {
-            Kind::Message(message) => Some((entry.subscription, message)),
-            Kind::Gap(_) | Kind::Closed(_) => None,
-        }
+    /// Clears the batch for a drain, but keeps its messages for
+    /// [`Batch::add_messages`] to reuse; the drain must end with
+    /// [`Batch::release_stale`].
+    pub(crate) fn recycle(&mut self) {
+        self.fresh = 0;
+        self.clear_events();
+    }
+
+    /// Drops the previous drain's messages that this one did not reuse.
+    pub(crate) fn release_stale(&mut self) {
+        self.messages.truncate(self.fresh);
+    }
+
+    /// For the C ABI's conversion: the events as runs, in delivery order.
+    pub(crate) fn raw_runs(&self) -> impl Iterator<Item = RawRun<'_>> + '_ {
+        self.entries.iter().map(|entry| match entry.kind {
+            Kind::Deliveries {
+                subs,
+                subs_len,
+                first,
+                count,
+            } => RawRun::Deliveries {
+                subscriptions: &self.subscriptions[subs as usize..(subs + subs_len) as usize],
+                messages: first as usize..(first + count) as usize,
+            },
+            Kind::Gap { .. } | Kind::Closed { .. } => RawRun::Other(entry.start),
+        })
     }
 
     /// The distinct messages this batch holds, each with its topic.
@@ -239,39 +348,314 @@ impl Batch {
         topic: u32,
         messages: impl Iterator<Item = &'m Arc<Message>>,
     ) -> u32 {
-        let base = self.messages.len() as u32;
-        self.messages.extend(messages.cloned());
-        self.message_topics.resize(self.messages.len(), topic);
+        let base = self.fresh as u32;
+        for message in messages {
+            match self.messages.get_mut(self.fresh) {
+                Some(kept) if Arc::ptr_eq(kept, message) => {}
+                Some(stale) => *stale = Arc::clone(message),
+                None => self.messages.push(Arc::clone(message)),
+            }
+            self.fresh += 1;
+        }
+        self.message_topics.resize(self.fresh, topic);
         base
     }
 
-    /// Adds `count` deliveries to one subscription, of the messages added
-    /// at `first..first + count`.
+    /// Adds `count` (at least 1) deliveries to one subscription, of the
+    /// messages added at `first..first + count`: one subscription id more in
+    /// the last run when it has the same messages.
     #[inline]
     pub(crate) fn push_messages(&mut self, subscription: u64, topic: u32, first: u32, count: u32) {
-        self.entries
-            .extend((first..first + count).map(|index| Entry {
-                subscription,
-                topic,
-                kind: Kind::Message(index),
-            }));
+        debug_assert!(count > 0);
+        if let Some(Entry {
+            topic: last_topic,
+            kind:
+                Kind::Deliveries {
+                    subs_len,
+                    first: last_first,
+                    count: last_count,
+                    ..
+                },
+            ..
+        }) = self.entries.last_mut()
+        {
+            // The last entry's subscriptions end the list: only delivery
+            // runs add to it.
+            if (*last_topic, *last_first, *last_count) == (topic, first, count) {
+                *subs_len += 1;
+                self.subscriptions.push(subscription);
+                self.len += count as usize;
+                return;
+            }
+        }
+        self.push_entry(
+            topic,
+            Kind::Deliveries {
+                subs: self.subscriptions.len() as u32,
+                subs_len: 1,
+                first,
+                count,
+            },
+        );
+        self.subscriptions.push(subscription);
+    }
+
+    /// Adds subscriptions to the last run, which must be a delivery run:
+    /// `add` pushes them to the list it is given and returns how many it
+    /// pushed. Each gets the run's messages.
+    #[inline]
+    pub(crate) fn extend_last_run(&mut self, add: impl FnOnce(&mut Vec<u64>) -> u32) {
+        let Some(Entry {
+            kind: Kind::Deliveries {
+                subs_len, count, ..
+            },
+            ..
+        }) = self.entries.last_mut()
+        else {
+            unreachable!("extend_last_run follows push_messages");
+        };
+        let added = add(&mut self.subscriptions);
+        *subs_len += added;
+        self.len += added as usize * *count as usize;
+    }
+
+    fn push_entry(&mut self, topic: u32, kind: Kind) {
+        self.entries.push(Entry {
+            start: self.len,
+            topic,
+            kind,
+        });
+        self.len += kind.events();
     }
 
     pub(crate) fn push_gap(&mut self, subscription: u64, topic: u32, gap: Gap) {
         self.gaps.push(gap);
         let index = (self.gaps.len() - 1) as u32;
-        self.entries.push(Entry {
-            subscription,
+        self.push_entry(
             topic,
-            kind: Kind::Gap(index),
-        });
+            Kind::Gap {
+                subscription,
+                gap: index,
+            },
+        );
     }
 
     pub(crate) fn push_closed(&mut self, subscription: u64, topic: u32, reason: CloseReason) {
-        self.entries.push(Entry {
-            subscription,
+        self.push_entry(
             topic,
-            kind: Kind::Closed(reason),
+            Kind::Closed {
+                subscription,
+                reason,
+            },
+        );
+    }
+}
+
+/// [`Batch::iter`]: walks the runs, yielding one event per delivery.
+struct Iter<'a> {
+    batch: &'a Batch,
+    entries: std::slice::Iter<'a, Entry>,
+    /// The current run's topic (none before the first run).
+    topic: Option<&'a Topic>,
+    /// The current run's current subscription.
+    subscription: SubscriptionId,
+    /// The current run's subscriptions after `subscription`.
+    subscriptions: std::slice::Iter<'a, u64>,
+    /// The current run's messages.
+    run: &'a [Arc<Message>],
+    /// What is left of them for `subscription`.
+    messages: std::slice::Iter<'a, Arc<Message>>,
+    /// Events after the current run.
+    after_run: usize,
+}
+
+impl<'a> Iterator for Iter<'a> {
+    type Item = Event<'a>;
+
+    #[inline]
+    fn next(&mut self) -> Option<Event<'a>> {
+        if let Some(message) = self.messages.next() {
+            // SAFETY: `messages` is empty until `next_run` sets `topic`
+            // along with the run it iterates, and `topic` is never reset.
+            let topic = unsafe { self.topic.unwrap_unchecked() };
+            return Some(Event::Message(Delivery {
+                subscription: self.subscription,
+                topic,
+                message,
+            }));
+        }
+        self.next_run()
+    }
+
+    #[inline]
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let remaining =
+            self.messages.len() + self.subscriptions.len() * self.run.len() + self.after_run;
+        (remaining, Some(remaining))
+    }
+}
+
+impl<'a> Iter<'a> {
+    /// The next event once the current subscription's messages are done.
+    #[inline]
+    fn next_run(&mut self) -> Option<Event<'a>> {
+        loop {
+            if let Some(&subscription) = self.subscriptions.next() {
+                self.subscription = SubscriptionId(subscription);
+                self.messages = self.run.iter();
+                if let (Some(message), Some(topic)) = (self.messages.next(), self.topic) {
+                    return Some(Event::Message(Delivery {
+                        subscription: self.subscription,
+                        topic,
+                        message,
+                    }));
+                }
+                continue;
+            }
+            let entry = self.entries.next()?;
+            let batch = self.batch;
+            let topic = &*batch.topics[entry.topic as usize];
+            match entry.kind {
+                Kind::Deliveries {
+                    subs,
+                    subs_len,
+                    first,
+                    count,
+                } => {
+                    self.topic = Some(topic);
+                    self.after_run -= entry.kind.events();
+                    self.subscriptions =
+                        batch.subscriptions[subs as usize..(subs + subs_len) as usize].iter();
+                    self.run = &batch.messages[first as usize..(first + count) as usize];
+                }
+                kind => {
+                    self.after_run -= 1;
+                    return Some(batch.rare(topic, kind));
+                }
+            }
+        }
+    }
+}
+
+impl ExactSizeIterator for Iter<'_> {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::message::Payload;
+    use crate::position::Position;
+
+    fn describe(event: Event<'_>) -> String {
+        match event {
+            Event::Message(delivery) => format!(
+                "{} {} {}",
+                delivery.subscription,
+                delivery.topic(),
+                delivery.message().seq()
+            ),
+            Event::Gap {
+                subscription,
+                topic,
+                gap,
+            } => format!("{subscription} {topic} gap {:?}", gap.lost),
+            Event::Closed {
+                subscription,
+                topic,
+                ..
+            } => format!("{subscription} {topic} closed"),
+        }
+    }
+
+    #[test]
+    fn runs_iterate_subscription_by_subscription_and_match_get() {
+        let topics = [
+            Arc::new(Topic::new("a", 1, 0)),
+            Arc::new(Topic::new("b", 2, 0)),
+        ];
+        let messages: Vec<Arc<Message>> = (1..=4)
+            .map(|seq| Arc::new(Message::new(seq, 0, None, Payload::text("x"))))
+            .collect();
+        let mut batch = Batch::new();
+        let a = batch.topic_index(&topics[0]);
+        let first = batch.add_messages(a, messages[..3].iter());
+        batch.push_messages(1, a, first, 3);
+        batch.push_messages(2, a, first, 3);
+        batch.extend_last_run(|subscriptions| {
+            subscriptions.extend([3, 4]);
+            2
         });
+        batch.push_messages(5, a, first + 1, 2);
+        let position = Position { epoch: 1, seq: 0 };
+        let gap = Gap {
+            from: position,
+            to: position,
+            lost: Some(7),
+        };
+        batch.push_gap(6, a, gap);
+        batch.push_messages(6, a, first, 1);
+        let b = batch.topic_index(&topics[1]);
+        let last = batch.add_messages(b, messages[3..].iter());
+        batch.push_messages(7, b, last, 1);
+        batch.push_closed(8, b, CloseReason::Lagged { lost: 1 });
+        let mut expected = Vec::new();
+        for subscription in 1..=4 {
+            expected.extend((1..=3).map(|seq| format!("{subscription} a {seq}")));
+        }
+        expected.extend(
+            [
+                "5 a 2",
+                "5 a 3",
+                "6 a gap Some(7)",
+                "6 a 1",
+                "7 b 4",
+                "8 b closed",
+            ]
+            .map(String::from),
+        );
+        let mut iter = batch.iter();
+        let mut got = Vec::new();
+        while let Some(event) = iter.next() {
+            got.push(describe(event));
+            assert_eq!(iter.len(), expected.len() - got.len());
+        }
+        drop(iter);
+        assert_eq!(got, expected);
+        assert_eq!(batch.len(), expected.len());
+        for (index, want) in expected.iter().enumerate() {
+            assert_eq!(&describe(batch.get(index).unwrap()), want);
+        }
+        assert!(batch.get(expected.len()).is_none());
+        batch.clear();
+        assert!(batch.is_empty() && batch.iter().next().is_none());
+    }
+
+    #[test]
+    fn a_recycled_batch_keeps_the_references_it_hands_over_again() {
+        let topic = Arc::new(Topic::new("a", 1, 0));
+        let messages: Vec<Arc<Message>> = (1..=3)
+            .map(|seq| Arc::new(Message::new(seq, 0, None, Payload::text("x"))))
+            .collect();
+        let mut batch = Batch::new();
+        let a = batch.topic_index(&topic);
+        batch.add_messages(a, messages.iter());
+        batch.push_messages(1, a, 0, 3);
+        batch.recycle();
+        let a = batch.topic_index(&topic);
+        // The same first two messages, then another one at position 2.
+        let first = batch.add_messages(a, messages[..2].iter().chain(&messages[..1]));
+        batch.push_messages(2, a, first, 3);
+        batch.release_stale();
+        let counts: Vec<usize> = messages.iter().map(Arc::strong_count).collect();
+        assert_eq!(counts, [3, 2, 1]);
+        let seqs: Vec<u64> = batch
+            .iter()
+            .map(|event| match event {
+                Event::Message(delivery) => delivery.message().seq(),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(seqs, [1, 2, 1]);
+        batch.clear();
+        assert_eq!(messages.iter().map(Arc::strong_count).sum::<usize>(), 3);
     }
 }

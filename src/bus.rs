@@ -272,6 +272,15 @@ impl Bus {
             check_event(event)?;
         }
         payload.validate(shared.config.max_message_bytes)?;
+        let now = now_ms();
+        let appended = shared.registry.with(topic, |found| {
+            let mut state = found.state.write();
+            // Never removed while its shard is locked; checked all the same.
+            (!state.removed).then(|| found.append(&mut state, shared, event, payload, now))
+        });
+        if let Some(Some(position)) = appended {
+            return Ok(position);
+        }
         loop {
             let found = shared.topic(topic)?;
             let mut state = found.state.write();

@@ -192,11 +192,14 @@ impl Group {
         let mut index = (*scan_from).min(count - 1);
         loop {
             let mut behind = false;
-            for _ in 0..count {
+            // Members left to serve in this pass.
+            let mut left = count;
+            while left > 0 {
                 if batch.len() >= max {
                     *scan_from = index;
                     return Visit::BatchFull;
                 }
+                left -= 1;
                 let member = &mut members[index];
                 let pending = take_pending_gap(pending_gaps, member.subscription());
                 index = if index + 1 == count { 0 } else { index + 1 };
@@ -206,25 +209,47 @@ impl Group {
                     member.cursor + 1,
                     head.min(member.cursor + room.min(PASS_MESSAGES)),
                 );
-                if from <= upto {
-                    let run = match run {
-                        Some(run) if run.first <= from && upto <= run.last => run,
-                        _ => *run.insert(Run {
-                            first: from,
-                            last: upto,
-                            base: batch.add_messages(topic, ring.range(from, upto)),
-                        }),
-                    };
-                    let start = run.base + (from - run.first) as u32;
-                    batch.push_messages(
-                        member.subscription(),
-                        topic,
-                        start,
-                        (upto - from + 1) as u32,
-                    );
-                    member.cursor = upto;
+                if from > upto {
+                    behind |= member.cursor < head;
+                    continue;
                 }
-                behind |= member.cursor < head;
+                let run = match run {
+                    Some(run) if run.first <= from && upto <= run.last => run,
+                    _ => *run.insert(Run {
+                        first: from,
+                        last: upto,
+                        base: batch.add_messages(topic, ring.range(from, upto)),
+                    }),
+                };
+                let messages = (upto - from + 1) as u32;
+                let start = run.base + (from - run.first) as u32;
+                batch.push_messages(member.subscription(), topic, start, messages);
+                member.cursor = upto;
+                behind |= upto < head;
+                if left == 0 || !pending_gaps.is_empty() {
+                    continue;
+                }
+                // The fast path: the members after it that stood where it
+                // stood get exactly what it got (they cannot have lagged,
+                // and while the batch has room for `messages` more, room
+                // does not shorten their range): one id each in the same
+                // run, until a member stands elsewhere.
+                let fits = ((max - batch.len()) / messages as usize) as u32;
+                batch.extend_last_run(|subscriptions| {
+                    let mut added = 0;
+                    while left > 0 && added < fits {
+                        let next = &mut members[index];
+                        if next.cursor + 1 != from {
+                            break;
+                        }
+                        next.cursor = upto;
+                        subscriptions.push(next.subscription());
+                        added += 1;
+                        left -= 1;
+                        index = if index + 1 == count { 0 } else { index + 1 };
+                    }
+                    added
+                });
             }
             if !behind {
                 *scan_from = index;

@@ -154,7 +154,9 @@ impl Message {
     /// The payload.
     #[inline]
     pub fn data(&self) -> &[u8] {
-        &self.bytes[usize::from(self.event_len)..]
+        // SAFETY: `Message::new` stores the event type's `event_len` bytes
+        // first, so `event_len <= bytes.len()`; neither changes afterwards.
+        unsafe { self.bytes.get_unchecked(usize::from(self.event_len)..) }
     }
 
     /// The message's frames, encoded on first use; `topic` and `key` must be

@@ -18,7 +18,7 @@ pub const MAX_EVENT_LEN: usize = 64;
 /// Longest presence client id, in bytes.
 pub const MAX_CLIENT_ID_LEN: usize = 128;
 
-fn is_name_byte(b: u8) -> bool {
+const fn is_name_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'_' || b == b'-'
 }
 
@@ -45,10 +45,50 @@ fn check_token(token: &str) -> std::result::Result<(), String> {
     }
 }
 
+/// `[A-Za-z0-9_-]`, by byte: one load a byte on the publish path.
+const NAME_BYTES: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        table[b] = is_name_byte(b as u8);
+        b += 1;
+    }
+    table
+};
+
+/// True when `name` is a valid topic name: the same rule as the checks
+/// below (1 to `max_len` bytes, tokens of name bytes between single dots),
+/// in one pass and without building an error. Every publish checks its
+/// topic; the split-based check cost a third of a publish.
+#[inline]
+fn is_valid_topic(name: &str, max_len: usize) -> bool {
+    let bytes = name.as_bytes();
+    if bytes.is_empty() || bytes.len() > max_len {
+        return false;
+    }
+    let mut after_dot = true;
+    for &b in bytes {
+        if b == b'.' {
+            if after_dot {
+                return false;
+            }
+            after_dot = true;
+        } else if NAME_BYTES[usize::from(b)] {
+            after_dot = false;
+        } else {
+            return false;
+        }
+    }
+    !after_dot
+}
+
 /// Checks a concrete topic name. Patterns are refused with
 /// [`Error::PatternNotAllowed`], anything else invalid with
 /// [`Error::InvalidTopic`].
 pub fn check_topic(name: &str, max_len: usize) -> Result<()> {
+    if is_valid_topic(name, max_len) {
+        return Ok(());
+    }
     if is_pattern(name) {
         return Err(Error::PatternNotAllowed(name.to_owned()));
     }
@@ -144,6 +184,19 @@ pub fn check_client_id(client: &str) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        /// The one-pass check accepts exactly what the token-by-token
+        /// check does.
+        #[test]
+        fn one_pass_check_agrees_with_the_tokens(name in "[a.Z9_*>: -]{0,12}", max in 1usize..14) {
+            let by_tokens = !is_pattern(&name)
+                && check_len(&name, max).is_ok()
+                && name.split('.').all(|token| check_token(token).is_ok());
+            proptest::prop_assert_eq!(is_valid_topic(&name, max), by_tokens);
+            proptest::prop_assert_eq!(check_topic(&name, max).is_ok(), by_tokens);
+        }
+    }
 
     #[test]
     fn topics_accept_tokens_of_the_allowed_characters() {

@@ -463,7 +463,7 @@ impl Poller {
     /// blocking; returns how many. See the module docs for the guarantees.
     pub fn drain(&self, batch: &mut Batch, max: usize) -> usize {
         use std::sync::atomic::Ordering::Relaxed;
-        batch.clear();
+        batch.recycle();
         let mut guard = self.consumer.lock();
         let consumer = &mut *guard;
         let mut gaps = 0;
@@ -510,6 +510,7 @@ impl Poller {
             self.queue.push_front_all(consumer.taken.drain(..));
         }
         drop(guard);
+        batch.release_stale();
         let counters = &self.bus.counters;
         counters
             .delivered

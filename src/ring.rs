@@ -77,7 +77,26 @@ impl Ring {
         self.messages.range(start..=start + (last - first) as usize)
     }
 
-    /// Evicts down to the limits; returns the payload bytes freed.
+    /// Evicts what a message of `weight` bytes pushed next would make
+    /// [`Ring::evict`] evict by count and size (never the newest); returns
+    /// the bytes freed. Evicting before the push lets the new message take
+    /// the slot (and the allocator the blocks) the oldest one freed, and
+    /// keeps the buffer within the count limit: one cold ring line touched
+    /// per publish instead of two.
+    pub fn make_room(&mut self, weight: usize, limits: &RingLimits) -> usize {
+        let mut freed = 0;
+        while !self.messages.is_empty()
+            && (self.messages.len() >= limits.max_messages
+                || self.bytes + weight > limits.max_bytes)
+        {
+            freed += self.pop_oldest();
+        }
+        freed
+    }
+
+    /// Evicts down to the limits; returns the payload bytes freed. (A
+    /// publish calls [`Ring::make_room`] before pushing instead.)
+    #[cfg(test)]
     pub fn evict(&mut self, limits: &RingLimits, now_ms: u64) -> usize {
         let mut freed = 0;
         while self.messages.len() > 1
@@ -186,6 +205,31 @@ mod tests {
         assert_eq!(ring.evict(&limits, 0), 20);
         assert_eq!((ring.first_seq(), ring.len(), ring.bytes()), (4, 1, 100));
         assert_eq!(ring.evict_one_keeping_newest(), 0);
+    }
+
+    #[test]
+    fn making_room_first_evicts_what_evicting_after_would() {
+        for (max_messages, max_bytes) in
+            [(1, usize::MAX), (3, usize::MAX), (usize::MAX, 25), (3, 25)]
+        {
+            let limits = RingLimits {
+                max_messages,
+                max_bytes,
+                ..UNLIMITED
+            };
+            let (mut after, mut before) = (Ring::default(), Ring::default());
+            for len in [10, 10, 1, 30, 5, 5, 5, 12, 0, 7] {
+                push(&mut after, len, 0);
+                let freed_after = after.evict(&limits, 0);
+                let freed_before = before.make_room(len, &limits);
+                push(&mut before, len, 0);
+                assert_eq!(freed_before, freed_after);
+                assert_eq!(
+                    (before.first_seq(), before.last_seq(), before.bytes()),
+                    (after.first_seq(), after.last_seq(), after.bytes())
+                );
+            }
+        }
     }
 
     #[test]

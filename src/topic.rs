@@ -83,10 +83,12 @@ impl Topic {
         now_ms: u64,
     ) -> Position {
         let seq = state.ring.last_seq() + 1;
+        let added = event.map_or(0, str::len) + payload.bytes.len();
+        let mut freed = state.ring.make_room(added, &shared.limits);
         let message = Arc::new(Message::new(seq, now_ms, event, payload));
-        let added = message.weight();
+        debug_assert_eq!(message.weight(), added);
         state.ring.push(message);
-        let freed = state.ring.evict(&shared.limits, now_ms);
+        freed += state.ring.evict_aged(&shared.limits, now_ms);
         let mut total = shared.counters.account_replay(added, freed);
         while total > shared.config.replay_budget_bytes {
             let freed = state.ring.evict_one_keeping_newest();

@@ -844,6 +844,17 @@ impl Harness {
         let n = self.pollers[p].drain(&mut batch, max);
         assert_eq!(n, batch.len());
         let events: Vec<String> = batch.iter().map(|e| describe(&e)).collect();
+        // Random access and the iterator's length agree with iteration.
+        assert_eq!(events.len(), n);
+        let mut iter = batch.iter();
+        for (index, event) in events.iter().enumerate() {
+            assert_eq!(iter.len(), n - index);
+            iter.next();
+            let got = batch.get(index).map(|e| describe(&e));
+            assert_eq!(got.as_ref(), Some(event), "batch.get({index})");
+        }
+        assert!(iter.next().is_none() && batch.get(n).is_none());
+        drop(iter);
         assert!(
             n <= max,
             "drain(max = {max}) handed over {n} events: {events:#?}"
@@ -1084,6 +1095,17 @@ fn drain_never_exceeds_max_after_a_stale_resume() {
         let mut batch = Batch::new();
         let n = poller.drain(&mut batch, 1);
         let events: Vec<String> = batch.iter().map(|e| describe(&e)).collect();
+        // Random access and the iterator's length agree with iteration.
+        assert_eq!(events.len(), n);
+        let mut iter = batch.iter();
+        for (index, event) in events.iter().enumerate() {
+            assert_eq!(iter.len(), n - index);
+            iter.next();
+            let got = batch.get(index).map(|e| describe(&e));
+            assert_eq!(got.as_ref(), Some(event), "batch.get({index})");
+        }
+        assert!(iter.next().is_none() && batch.get(n).is_none());
+        drop(iter);
         assert!(n <= 1, "{policy:?}: drain(max = 1) handed over {events:#?}");
     }
 }

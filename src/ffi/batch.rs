@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use super::bus::payload_kind_code;
 use super::{free_raw, guard, into_raw, mut_arg, pushbus_status, ref_arg};
-use crate::batch::{Batch, CloseReason, Event};
+use crate::batch::{Batch, CloseReason, Event, RawRun};
 use crate::frames::{Frames, OwnedFrames};
 use crate::message::Message;
 use crate::poller::Poller;
@@ -126,77 +126,44 @@ impl pushbus_batch {
             }));
         // Reserved up front: events point into `gaps`, which must not move.
         self.gaps.reserve(count);
-        for index in 0..count {
-            let event = match self.batch.message_entry(index) {
-                Some((subscription, message)) => pushbus_event {
-                    kind: PUSHBUS_EVENT_MESSAGE,
-                    subscription,
-                    message: &self.messages[message as usize],
-                    gap: std::ptr::null(),
-                },
-                None => self.rare_event(index),
-            };
-            // SAFETY: `drain` returned at most `capacity` events, and the
-            // caller provides room for `capacity` events at `events`.
-            unsafe { events.add(index).write(event) };
-        }
-        count
-    }
-
-    /// A gap or closed event (rare); gaps get their frames encoded now.
-    fn rare_event(&mut self, index: usize) -> pushbus_event {
-        let (kind, subscription, info) = match self.batch.get(index) {
-            Some(Event::Gap {
-                subscription,
-                topic,
-                gap,
-            }) => {
-                let frames = crate::frames::gap(topic, &gap.from.to_string(), gap.to);
-                self.gap_frames.push((index, frames));
-                let info = pushbus_gap_info {
-                    topic: topic.as_ptr().cast(),
-                    topic_len: topic.len(),
-                    from: gap.from.into(),
-                    to: gap.to.into(),
-                    lost: gap.lost.unwrap_or(PUSHBUS_LOST_UNKNOWN),
-                    close_reason: 0,
-                };
-                (PUSHBUS_EVENT_GAP, subscription.0, info)
-            }
-            Some(Event::Closed {
-                subscription,
-                topic,
-                reason,
-            }) => {
-                let CloseReason::Lagged { lost } = reason;
-                let info = pushbus_gap_info {
-                    topic: topic.as_ptr().cast(),
-                    topic_len: topic.len(),
-                    from: Default::default(),
-                    to: Default::default(),
-                    lost,
-                    close_reason: PUSHBUS_CLOSE_LAGGED,
-                };
-                (PUSHBUS_EVENT_CLOSED, subscription.0, info)
-            }
-            // Message entries take the fast path in `fill`.
-            Some(Event::Message(_)) | None => {
-                return pushbus_event {
-                    kind: PUSHBUS_EVENT_MESSAGE,
-                    subscription: 0,
-                    message: std::ptr::null(),
-                    gap: std::ptr::null(),
+        let mut index = 0;
+        for run in self.batch.raw_runs() {
+            match run {
+                RawRun::Deliveries {
+                    subscriptions,
+                    messages,
+                } => {
+                    let infos = &self.messages[messages];
+                    // Checked once per run, so the writes below stay in bounds.
+                    assert!(index + subscriptions.len() * infos.len() <= count);
+                    for &subscription in subscriptions {
+                        for info in infos {
+                            let event = pushbus_event {
+                                kind: PUSHBUS_EVENT_MESSAGE,
+                                subscription,
+                                message: info,
+                                gap: std::ptr::null(),
+                            };
+                            // SAFETY: `index < count` (checked for the run
+                            // above), `drain` returned at most `capacity`, and
+                            // the caller provides room for `capacity` events
+                            // at `events`.
+                            unsafe { events.add(index).write(event) };
+                            index += 1;
+                        }
+                    }
+                }
+                RawRun::Other(at) => {
+                    assert!(at == index && index < count);
+                    let event = rare_event(&self.batch, &mut self.gaps, &mut self.gap_frames, at);
+                    // SAFETY: `index < count` (checked above); as above.
+                    unsafe { events.add(index).write(event) };
+                    index += 1;
                 }
             }
-        };
-        self.gaps.push(info);
-        let gap: *const pushbus_gap_info = &self.gaps[self.gaps.len() - 1];
-        pushbus_event {
-            kind,
-            subscription,
-            message: std::ptr::null(),
-            gap,
         }
+        debug_assert_eq!(index, count);
+        count
     }
 
     fn frames(&self, index: usize) -> Option<Frames<'_>> {
@@ -209,6 +176,68 @@ impl pushbus_batch {
                 .map(|(_, frames)| frames.frames()),
             Event::Closed { .. } => None,
         }
+    }
+}
+
+/// A gap or closed event of `batch` (rare); gaps get their frames encoded
+/// now. `gaps` must have room: events point into it.
+fn rare_event(
+    batch: &Batch,
+    gaps: &mut Vec<pushbus_gap_info>,
+    gap_frames: &mut Vec<(usize, OwnedFrames)>,
+    index: usize,
+) -> pushbus_event {
+    let (kind, subscription, info) = match batch.get(index) {
+        Some(Event::Gap {
+            subscription,
+            topic,
+            gap,
+        }) => {
+            let frames = crate::frames::gap(topic, &gap.from.to_string(), gap.to);
+            gap_frames.push((index, frames));
+            let info = pushbus_gap_info {
+                topic: topic.as_ptr().cast(),
+                topic_len: topic.len(),
+                from: gap.from.into(),
+                to: gap.to.into(),
+                lost: gap.lost.unwrap_or(PUSHBUS_LOST_UNKNOWN),
+                close_reason: 0,
+            };
+            (PUSHBUS_EVENT_GAP, subscription.0, info)
+        }
+        Some(Event::Closed {
+            subscription,
+            topic,
+            reason,
+        }) => {
+            let CloseReason::Lagged { lost } = reason;
+            let info = pushbus_gap_info {
+                topic: topic.as_ptr().cast(),
+                topic_len: topic.len(),
+                from: Default::default(),
+                to: Default::default(),
+                lost,
+                close_reason: PUSHBUS_CLOSE_LAGGED,
+            };
+            (PUSHBUS_EVENT_CLOSED, subscription.0, info)
+        }
+        // Message entries take the fast path in `fill`.
+        Some(Event::Message(_)) | None => {
+            return pushbus_event {
+                kind: PUSHBUS_EVENT_MESSAGE,
+                subscription: 0,
+                message: std::ptr::null(),
+                gap: std::ptr::null(),
+            }
+        }
+    };
+    gaps.push(info);
+    let gap: *const pushbus_gap_info = &gaps[gaps.len() - 1];
+    pushbus_event {
+        kind,
+        subscription,
+        message: std::ptr::null(),
+        gap,
     }
 }
 
