@@ -3,7 +3,14 @@
 // The page first polls (no key: the last 50 messages and the newest key),
 // then opens the chosen transport from that key, so nothing falls between
 // the two. Every transport keeps the last key it saw and reconnects from
-// it: nothing is lost, nothing repeated. Plain JS, no build step.
+// it: nothing is lost, nothing repeated. A refusal (401 or 403) stops the
+// page and shows the server's reason. Text from the network reaches the
+// document only through textContent. Plain JS, no build step.
+//
+// Query parameters: room, user, transport, token (fill the form),
+// connect=1 (connect at once), server=ORIGIN (a chat server on another
+// origin, allowed by its ALLOWED_ORIGINS), heartbeat=SECONDS (the server's
+// HEARTBEAT_SECONDS, default 15: how long a silent stream may be alive).
 (function () {
   "use strict";
 
@@ -16,13 +23,11 @@
     error: $("error"), connectors: $("connectors"),
   };
 
-  const NAMES = {
-    sse: "Server-Sent Events", ws: "WebSocket", xhr: "XHR streaming",
-    iframe: "Hidden iframe", longpoll: "Long polling", poll: "Short polling",
-  };
   const SHORT_POLL_MS = 2000;
+  const LONG_POLL_SECONDS = 25; // under the 60 s read timeout of common proxies
   const CONNECTORS_MS = 3000;
   const MAX_SHOWN = 500;
+  const POLYFILL_SRC = "/static/eventsource-polyfill.min.js";
 
   let session = null; // the current connection, replaced on every connect
 
@@ -31,6 +36,14 @@
   for (const name of ["room", "user", "transport", "token"]) {
     if (params.get(name)) els[name].value = params.get(name);
   }
+  // "" keeps every URL relative: the server that served this page.
+  const serverBase = (params.get("server") || "").replace(/\/+$/, "");
+  const crossOrigin = serverBase !== "" && new URL(serverBase, location.href).origin !== location.origin;
+  // A stream that hears nothing, not even a heartbeat, for this long is
+  // dead without a word: a hidden iframe whose connection dropped stays
+  // "loading" for ever, with no event at all.
+  const HEARTBEAT_MS = 1000 * (Number(params.get("heartbeat")) || 15);
+  const SILENCE_MS = 2.5 * HEARTBEAT_MS;
 
   function setState(state) {
     els.state.textContent = state;
@@ -41,12 +54,18 @@
     els.error.textContent = text || "";
   }
 
+  // Browsers hide why a cross-origin request failed; this is the usual cause.
+  function unreachable(why) {
+    return crossOrigin ? why + " (is this page's origin in the server's ALLOWED_ORIGINS?)" : why;
+  }
+
   function roomUrl(s, path, query) {
     const q = new URLSearchParams();
     for (const [k, v] of Object.entries(query || {})) if (v !== null && v !== undefined && v !== "") q.set(k, v);
+    // EventSource, iframes and WebSockets cannot send an Authorization header.
     if (s.token && (path === "events" || path === "iframe" || path === "ws")) q.set("token", s.token);
     const qs = q.toString();
-    return "/rooms/" + encodeURIComponent(s.room) + "/" + path + (qs ? "?" + qs : "");
+    return serverBase + "/rooms/" + encodeURIComponent(s.room) + "/" + path + (qs ? "?" + qs : "");
   }
 
   function authHeaders(s, extra) {
@@ -55,9 +74,25 @@
     return h;
   }
 
+  const isRefusal = (status) => status === 401 || status === 403;
+
+  // "HTTP 401: the token has expired", from a response's JSON {"error": ...}.
+  function httpReason(status, bodyText) {
+    let why = "";
+    try { why = JSON.parse(bodyText).error || ""; } catch (e) { why = (bodyText || "").slice(0, 200); }
+    return "HTTP " + status + (why ? ": " + why : "");
+  }
+
   function formatTime(ms) {
     const d = new Date(ms);
     return isNaN(d) ? "" : d.toLocaleTimeString();
+  }
+
+  function span(className, text) {
+    const el = document.createElement("span");
+    el.className = className;
+    el.textContent = text;
+    return el;
   }
 
   // One envelope from any transport: a message, join, leave or gap.
@@ -69,25 +104,23 @@
       li.textContent = "Some messages were missed (gap from " + env.from + " to " + env.to + ").";
       s.lastKey = env.to;
     } else {
-      if (env.id && s.seen.has(env.id)) return; // never shown twice
+      if (env.id && s.seen.has(env.id)) {
+        // A correct server never repeats: counted so that the tests can say so.
+        els.messages.dataset.duplicates = String(Number(els.messages.dataset.duplicates || 0) + 1);
+        return;
+      }
       if (env.id) s.seen.add(env.id);
       s.lastKey = env.id || s.lastKey;
       li.className = env.event || "message";
-      const time = document.createElement("span");
-      time.className = "time";
-      time.textContent = formatTime(env.time);
-      li.appendChild(time);
+      li.appendChild(span("time", formatTime(env.time)));
       const data = env.data || {};
       if (env.event === "join" || env.event === "leave") {
         const who = data.client || data.user || "someone";
         li.appendChild(document.createTextNode(who + (env.event === "join" ? " joined" : " left")));
         refreshConnectors(s);
       } else {
-        const user = document.createElement("span");
-        user.className = "user";
-        user.textContent = (data && data.user) || "?";
-        li.appendChild(user);
-        li.appendChild(document.createTextNode(typeof data === "string" ? data : (data.text || JSON.stringify(data))));
+        li.appendChild(span("user", data.user || "?"));
+        li.appendChild(span("text", typeof data === "string" ? data : (data.text || JSON.stringify(data))));
       }
     }
     els.lastKey.textContent = s.lastKey || "none";
@@ -99,25 +132,56 @@
 
   function opened(s) {
     if (s !== session) return;
+    if (s.interrupted) {
+      s.interrupted = false;
+      s.reconnects += 1;
+      els.reconnects.textContent = String(s.reconnects);
+    }
     setState("connected");
     s.backoff = 500;
     showError("");
   }
 
+  // The server said no (401, 403) or the transport cannot work: stop for
+  // good and say why; retrying would only be refused again.
+  function refuse(s, why) {
+    if (s !== session || s.stopped) return;
+    stop(s);
+    setState("refused");
+    showError("refused: " + why);
+    els.connectButton.disabled = false; // e.g. with another token
+    els.text.disabled = els.sendButton.disabled = true;
+  }
+
   // Reconnect from the last key, with a capped exponential backoff.
-  function retry(s, why) {
+  // EventSource, WebSocket and iframe cannot read an error status: when
+  // they failed without a word (probe), a poll asks the server why first.
+  function retry(s, why, options) {
     if (s !== session || s.stopped) return;
     s.cleanup();
+    s.interrupted = true;
     setState("reconnecting");
-    if (why) showError(why);
+    if (why) showError(unreachable(why));
     const delay = s.backoff;
     s.backoff = Math.min(Math.max(s.backoff * 2, 500), 10000);
-    s.timer = setTimeout(() => {
-      if (s !== session || s.stopped) return;
-      s.reconnects += 1;
-      els.reconnects.textContent = String(s.reconnects);
-      openTransport(s);
-    }, delay);
+    const reopen = () => {
+      s.timer = setTimeout(() => {
+        if (s === session && !s.stopped) openTransport(s);
+      }, delay);
+    };
+    if (options && options.probe) probeRefusal(s).then(reopen);
+    else reopen();
+  }
+
+  // Resolves once the server is known not to refuse this session (or
+  // cannot be reached); refuses the session otherwise. Reads nothing of the
+  // room: If-None-Match makes an up-to-date answer an empty 304.
+  async function probeRefusal(s) {
+    try {
+      const r = await fetch(roomUrl(s, "poll", { key: s.lastKey }),
+        { headers: authHeaders(s, s.lastKey ? { "If-None-Match": s.lastKey } : {}), cache: "no-store" });
+      if (isRefusal(r.status)) refuse(s, httpReason(r.status, await r.text()));
+    } catch (e) { /* unreachable: the retry will tell */ }
   }
 
   async function refreshConnectors(s) {
@@ -130,10 +194,7 @@
       for (const c of body.connectors || []) {
         const li = document.createElement("li");
         li.textContent = c.user;
-        const since = document.createElement("span");
-        since.className = "since";
-        since.textContent = "since " + formatTime(c.since);
-        li.appendChild(since);
+        li.appendChild(span("since", "since " + formatTime(c.since)));
         els.connectors.appendChild(li);
       }
     } catch (e) { /* the next tick tries again */ }
@@ -141,29 +202,67 @@
 
   // -- transports: each opens from s.lastKey and calls deliver/opened/retry --
 
-  function openSse(s) {
-    const es = new EventSource(roomUrl(s, "events", { user: s.user, lastEventId: s.lastKey }));
+  function openSse(s, EventSourceClass) {
+    // The key travels as ?lastEventId=; on its own reconnects EventSource
+    // sends the Last-Event-ID header (which wins), the polyfill rewrites
+    // the query parameter.
+    const es = new EventSourceClass(roomUrl(s, "events", { user: s.user, lastEventId: s.lastKey }),
+      { heartbeatTimeout: SILENCE_MS }); // read by the polyfill only
     s.cleanup = () => es.close();
     es.onopen = () => opened(s);
     for (const type of ["message", "join", "leave", "gap"]) {
       es.addEventListener(type, (ev) => { try { deliver(s, JSON.parse(ev.data)); } catch (e) { /* not an envelope */ } });
     }
-    // EventSource reconnects by itself (sending Last-Event-ID); when it gives
-    // up (an error status) we start over from our own last key.
+    // EventSource reconnects by itself; when it gives up (an error status
+    // or type) we start over from our own last key.
     es.onerror = () => {
-      if (es.readyState === EventSource.CLOSED) retry(s, "the event stream closed");
-      else if (s === session) setState("reconnecting");
+      if (es.readyState === EventSourceClass.CLOSED) retry(s, "the event stream closed", { probe: true });
+      else if (s === session) { s.interrupted = true; setState("reconnecting"); }
     };
   }
 
+  // Calls onSilence once the stream has said nothing for SILENCE_MS.
+  function silenceWatch(onSilence) {
+    let timer = setTimeout(onSilence, SILENCE_MS);
+    return {
+      heard() { clearTimeout(timer); timer = setTimeout(onSilence, SILENCE_MS); },
+      stop() { clearTimeout(timer); },
+    };
+  }
+
+  function loadScript(src) {
+    return new Promise((resolve, reject) => {
+      const script = document.createElement("script");
+      script.src = src;
+      script.onload = resolve;
+      script.onerror = () => reject(new Error("could not load " + src));
+      document.head.appendChild(script);
+    });
+  }
+
+  // The same page code over Yaffle's EventSource polyfill (MIT, vendored
+  // unchanged): it resumes with the lastEventId query parameter.
+  async function openSsePolyfill(s) {
+    if (!window.EventSourcePolyfill) await loadScript(POLYFILL_SRC);
+    if (s === session && !s.stopped) openSse(s, window.EventSourcePolyfill);
+  }
+
   function openWs(s) {
-    const scheme = location.protocol === "https:" ? "wss://" : "ws://";
-    const ws = new WebSocket(scheme + location.host + roomUrl(s, "ws", { user: s.user, key: s.lastKey }));
+    const url = new URL(roomUrl(s, "ws", { user: s.user, key: s.lastKey }), location.href);
+    url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
+    const ws = new WebSocket(url.href);
+    let wasOpen = false;
     s.cleanup = () => { ws.onclose = null; ws.close(); };
-    s.sendOverWs = (text) => ws.send(JSON.stringify({ type: "message", user: s.user, text: text }));
-    ws.onopen = () => opened(s);
+    ws.onopen = () => {
+      wasOpen = true;
+      s.sendOverWs = (text) => ws.send(JSON.stringify({ type: "message", user: s.user, text: text }));
+      opened(s);
+    };
     ws.onmessage = (ev) => { try { deliver(s, JSON.parse(ev.data)); } catch (e) { /* ignore */ } };
-    ws.onclose = (ev) => { s.sendOverWs = null; retry(s, ev.code === 1000 ? "" : "the WebSocket closed (" + ev.code + ")"); };
+    ws.onclose = (ev) => {
+      s.sendOverWs = null;
+      retry(s, ev.code === 1000 ? "" : "the WebSocket closed (" + ev.code + ")", { probe: !wasOpen });
+    };
   }
 
   function openXhr(s) {
@@ -177,48 +276,65 @@
       while ((nl = text.indexOf("\n", offset)) !== -1) {
         const line = text.slice(offset, nl).trim();
         offset = nl + 1;
-        if (line) { try { deliver(s, JSON.parse(line)); } catch (e) { /* partial or padding */ } }
+        if (line) { try { deliver(s, JSON.parse(line)); } catch (e) { /* padding */ } }
       }
     };
     xhr.onreadystatechange = () => {
       if (xhr.readyState === 2 && xhr.status === 200) opened(s);
     };
-    xhr.onprogress = consume;
+    const silence = silenceWatch(() => retry(s, "the XHR stream went silent"));
+    xhr.onprogress = () => { silence.heard(); consume(); };
     // The server closes after a byte budget: reopen from the last key at once.
-    xhr.onload = () => { consume(); if (xhr.status === 200) { s.backoff = 0; } retry(s, xhr.status === 200 ? "" : "XHR stream: HTTP " + xhr.status); };
+    xhr.onload = () => {
+      if (isRefusal(xhr.status)) return refuse(s, httpReason(xhr.status, xhr.responseText));
+      consume();
+      if (xhr.status === 200) s.backoff = 0;
+      retry(s, xhr.status === 200 ? "" : "XHR stream: HTTP " + xhr.status);
+    };
     xhr.onerror = () => retry(s, "the XHR stream failed");
-    s.cleanup = () => { xhr.onload = xhr.onerror = xhr.onprogress = null; xhr.abort(); };
+    s.cleanup = () => { silence.stop(); xhr.onload = xhr.onerror = xhr.onprogress = null; xhr.abort(); };
     xhr.send();
   }
 
   function openIframe(s) {
+    if (crossOrigin) {
+      return refuse(s, "the hidden-iframe transport needs the page and the server on one origin" +
+        " (a frame from another origin may not call this page)");
+    }
     const callback = "pushbusFrame" + Math.floor(Math.random() * 1e9);
     const frame = document.createElement("iframe");
+    let calls = 0; // messages and heartbeats: none means refused or unreachable
+    const silence = silenceWatch(() => retry(s, "the iframe stream went silent", { probe: calls === 0 }));
     frame.style.display = "none";
     window[callback] = (env) => {
-      if (env === null) return; // heartbeat
-      deliver(s, env);
+      calls += 1;
+      silence.heard();
+      if (env !== null) deliver(s, env); // null: a heartbeat
     };
-    frame.onload = () => retry(s, ""); // the stream ended (byte budget or server): reopen from the last key
+    // The stream ended (byte budget, server): reopen from the last key.
+    frame.onload = () => retry(s, "", { probe: calls === 0 });
     frame.src = roomUrl(s, "iframe", { user: s.user, key: s.lastKey, cb: callback });
     document.body.appendChild(frame);
-    s.cleanup = () => { frame.onload = null; frame.remove(); delete window[callback]; };
-    setTimeout(() => { if (s === session && s.cleanup && frame.isConnected) opened(s); }, 300);
+    s.cleanup = () => { silence.stop(); frame.onload = null; frame.remove(); delete window[callback]; };
+    // No event says "the stream started": a frame still loading is one.
+    setTimeout(() => { if (s === session && frame.isConnected) opened(s); }, 300);
   }
 
   function openLongPoll(s) {
     const controller = new AbortController();
     s.cleanup = () => controller.abort();
-    // A held request answers only when something happens: the room is
-    // reachable (the page has just polled it), so say connected now.
-    opened(s);
+    // A held request answers only when something happens. The first time,
+    // the page has just polled the room, so it is reachable: say connected
+    // now. After a failure, only an answer says so.
+    if (!s.interrupted) opened(s);
     (async () => {
       while (s === session && !s.stopped && !controller.signal.aborted) {
-        const r = await fetch(roomUrl(s, "longpoll", { key: s.lastKey, timeout: 25, user: s.user }),
+        const r = await fetch(roomUrl(s, "longpoll", { key: s.lastKey, timeout: LONG_POLL_SECONDS, user: s.user }),
           { headers: authHeaders(s), cache: "no-store", signal: controller.signal });
+        if (isRefusal(r.status)) return refuse(s, httpReason(r.status, await r.text()));
         if (!r.ok) throw new Error("long poll: HTTP " + r.status);
-        opened(s);
         handlePoll(s, await r.json());
+        opened(s);
       }
     })().catch((e) => { if (!controller.signal.aborted) retry(s, e.message); });
   }
@@ -232,6 +348,7 @@
         const headers = authHeaders(s, s.lastKey ? { "If-None-Match": s.lastKey } : {});
         const r = await fetch(roomUrl(s, "poll", { key: s.lastKey, user: s.user }),
           { headers: headers, cache: "no-store", signal: controller.signal });
+        if (isRefusal(r.status)) return refuse(s, httpReason(r.status, await r.text()));
         if (r.status !== 304) {
           if (!r.ok) throw new Error("short poll: HTTP " + r.status);
           handlePoll(s, await r.json());
@@ -251,25 +368,30 @@
     if (body.key) { s.lastKey = body.key; els.lastKey.textContent = s.lastKey; }
   }
 
-  const OPEN = { sse: openSse, ws: openWs, xhr: openXhr, iframe: openIframe, longpoll: openLongPoll, poll: openShortPoll };
+  const OPEN = {
+    sse: (s) => openSse(s, window.EventSource), "sse-polyfill": openSsePolyfill, ws: openWs, xhr: openXhr,
+    iframe: openIframe, longpoll: openLongPoll, poll: openShortPoll,
+  };
 
   function openTransport(s) {
-    setState(s.reconnects ? "reconnecting" : "connecting");
+    setState(s.interrupted ? "reconnecting" : "connecting");
     s.cleanup = () => {};
-    try { OPEN[s.transport](s); } catch (e) { retry(s, e.message); }
+    Promise.resolve().then(() => OPEN[s.transport](s)).catch((e) => retry(s, e.message));
   }
 
   async function connect() {
     disconnect();
     const s = {
       room: els.room.value.trim(), user: els.user.value.trim(), transport: els.transport.value,
-      token: els.token.value.trim(), lastKey: null, seen: new Set(), reconnects: 0, backoff: 500,
-      stopped: false, timer: null, connectorsTimer: null, cleanup: () => {}, sendOverWs: null,
+      token: els.token.value.trim(), lastKey: null, seen: new Set(), reconnects: 0, interrupted: false,
+      backoff: 500, stopped: false, timer: null, connectorsTimer: null, cleanup: () => {}, sendOverWs: null,
+      sending: Promise.resolve(),
     };
     session = s;
     els.messages.textContent = "";
+    els.messages.dataset.duplicates = "0";
     els.reconnects.textContent = "0";
-    els.activeTransport.textContent = NAMES[s.transport];
+    els.activeTransport.textContent = els.transport.selectedOptions[0].textContent;
     els.connectButton.disabled = true;
     els.disconnectButton.disabled = false;
     els.text.disabled = els.sendButton.disabled = false;
@@ -277,27 +399,31 @@
     // First the history and the key, then the stream from that key.
     try {
       const r = await fetch(roomUrl(s, "poll", { user: s.user }), { headers: authHeaders(s), cache: "no-store" });
-      if (!r.ok) throw new Error("HTTP " + r.status + " " + (await r.text()));
+      if (isRefusal(r.status)) return refuse(s, httpReason(r.status, await r.text()));
+      if (!r.ok) throw new Error(httpReason(r.status, await r.text()));
       handlePoll(s, await r.json());
     } catch (e) {
       if (s !== session) return;
-      showError("could not load the room: " + e.message);
+      s.interrupted = true; // not known to be reachable: only an answer says connected
+      showError(unreachable("could not load the room: " + e.message));
     }
-    if (s !== session) return;
+    if (s !== session || s.stopped) return;
     refreshConnectors(s);
     s.connectorsTimer = setInterval(() => refreshConnectors(s), CONNECTORS_MS);
     openTransport(s);
   }
 
+  function stop(s) {
+    s.stopped = true;
+    clearTimeout(s.timer);
+    clearInterval(s.connectorsTimer);
+    s.cleanup();
+  }
+
   function disconnect() {
     const s = session;
     session = null;
-    if (s) {
-      s.stopped = true;
-      clearTimeout(s.timer);
-      clearInterval(s.connectorsTimer);
-      s.cleanup();
-    }
+    if (s) stop(s);
     setState("disconnected");
     els.activeTransport.textContent = "none";
     els.connectButton.disabled = false;
@@ -305,20 +431,21 @@
     els.text.disabled = els.sendButton.disabled = true;
   }
 
-  async function send(text) {
-    const s = session;
-    if (!s) return;
+  async function post(s, text) {
     if (s.sendOverWs) { s.sendOverWs(text); return; }
     const r = await fetch(roomUrl(s, "messages"), {
       method: "POST",
       headers: authHeaders(s, { "Content-Type": "application/json" }),
       body: JSON.stringify({ user: s.user, text: text }),
     });
-    if (!r.ok) {
-      let why = "HTTP " + r.status;
-      try { why = (await r.json()).error || why; } catch (e) { /* not JSON */ }
-      showError("not sent: " + why);
-    }
+    if (!r.ok) showError("not sent: " + httpReason(r.status, await r.text()));
+  }
+
+  // One send at a time, so that a person's messages keep their order.
+  function send(text) {
+    const s = session;
+    if (!s) return;
+    s.sending = s.sending.then(() => post(s, text)).catch((e) => showError(unreachable("not sent: " + e.message)));
   }
 
   els.connect.addEventListener("submit", (ev) => { ev.preventDefault(); connect(); });
@@ -328,7 +455,7 @@
     const text = els.text.value;
     if (!text) return;
     els.text.value = "";
-    send(text).catch((e) => showError("not sent: " + e.message));
+    send(text);
   });
   window.addEventListener("beforeunload", disconnect);
   // A deep link (?room=..&user=..&transport=..&connect=1) connects at once.
