@@ -25,7 +25,7 @@ VALGRIND := valgrind -q --error-exitcode=1 --leak-check=full \
 	--errors-for-leak-kinds=definite,indirect,possible
 
 
-.PHONY: all build demo servers server-c server-rust server-python server-node c-chat-test rust-chat-test tour test lint unit doc loom header header-check ctest \
+.PHONY: all build demo servers server-c server-rust server-python server-node c-chat-test rust-chat-test e2e-test browser-test tour test lint unit doc loom header header-check ctest \
 	install install-test fuzz-smoke node-test node-chat-test python-test bench bench-full clean
 
 all: build
@@ -76,7 +76,7 @@ tour:
 	$(CARGO) run --release --example quickstart
 
 ## Every test.
-test: lint header-check unit doc loom ctest install-test fuzz-smoke c-chat-test rust-chat-test node-test node-chat-test python-test
+test: lint header-check unit doc loom ctest install-test fuzz-smoke c-chat-test rust-chat-test node-test node-chat-test python-test e2e-test browser-test
 
 lint:
 	$(CARGO) fmt --check
@@ -168,6 +168,17 @@ node-chat-test: build
 python-test: build
 	bash bindings/python/test.sh
 	bash examples/python/test.sh
+
+## The chat contract (shared CHAT_API.md) end to end against each example
+## server, with independent clients (tests/e2e/README.md): ~30 s a server.
+E2E_SERVERS ?= c-asan rust python node
+e2e-test: servers
+	for server in $(E2E_SERVERS); do bash tests/e2e/run.sh $$server || exit 1; done
+
+## The page in Debian's Chromium against every server, directly and through
+## nginx (tests/browser; needs the apt packages chromium and nginx).
+browser-test: servers
+	bash tests/browser/run.sh
 
 ## Benchmarks: a short run by default; bench-full measures longer.
 bench:

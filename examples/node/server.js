@@ -5,12 +5,14 @@
 //
 //   node server.js [--port N]        (or PORT; default 8080, 127.0.0.1)
 //
-// Environment: PORT, ALLOWED_ORIGINS (comma-separated; default same origin
-// only), JWT_SECRET (turns auth on), and for tests and tuning PING_MS (SSE,
-// XHR and iframe heartbeat, default 15000), STREAM_BUDGET (bytes an XHR or
-// iframe stream sends before it closes, default 131072), WRITE_LIMIT (bytes
-// buffered for one slow reader before it is cut off, default 1048576),
-// RING_MAX (messages kept per room, default: pushbus's).
+// Environment, the shared knobs of ../README.md: PORT, ALLOWED_ORIGINS
+// (comma-separated; default same origin only), JWT_SECRET (turns auth on),
+// HEARTBEAT_SECONDS (SSE, XHR and iframe heartbeat and WebSocket ping,
+// default 15), STREAM_BUDGET_BYTES (bytes an XHR or iframe stream sends
+// before it closes, default 131072), REPLAY_MESSAGES (messages kept per
+// room, default: pushbus's), WEB_ROOT (the page, default ../web). Its own:
+// WRITE_LIMIT (bytes buffered for one slow reader before it is cut off,
+// default 1048576).
 'use strict';
 
 const http = require('node:http');
@@ -29,6 +31,8 @@ const POLL_LAST = 50;
 const POLL_MAX = 1000;
 const LEASE_MS = 30000;
 const MAX_KEY_CHARS = 256;
+// Invalid UTF-8 is invalid JSON (RFC 8259 8.1): a 400, never U+FFFD published.
+const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true });
 
 const CONTENT_TYPES = {
   '.html': 'text/html; charset=utf-8',
@@ -41,12 +45,18 @@ const CONTENT_TYPES = {
   '.txt': 'text/plain; charset=utf-8',
 };
 
-function intOption(value, fallback) {
+/** A number option (from the environment: text), or `fallback` when unset; throws on anything else. */
+function numberOption(name, value, fallback, { integer = true, min = 0, max = Number.MAX_SAFE_INTEGER } = {}) {
   if (value === undefined || value === null || value === '') return fallback;
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 0) throw new Error(`not a non-negative integer: ${value}`);
+  if (!Number.isFinite(n) || (integer && !Number.isInteger(n)) || n < min || n > max) {
+    throw new Error(`${name} must be ${integer ? 'an integer' : 'a number'} from ${min} to ${max}, not ${JSON.stringify(value)}`);
+  }
   return n;
 }
+
+// Presence ids cannot hold control characters (pushbus refuses them).
+const CONTROL_RE = /\p{Cc}/u;
 
 function validUser(user) {
   if (typeof user !== 'string') return false;
@@ -65,21 +75,22 @@ function originList(text) {
 }
 
 /**
- * Makes the chat server (not yet listening). Options: webRoot, pingMs,
- * streamBudget, writeLimit, allowedOrigins (comma-separated text or null),
- * jwtSecret, ringMax, log.
+ * Makes the chat server (not yet listening). Options, numbers or their
+ * text: webRoot, heartbeatSeconds, streamBudgetBytes, writeLimit,
+ * replayMessages; allowedOrigins (comma-separated text or null), jwtSecret, log.
  */
 function createChatServer(options = {}) {
   const webRoot = path.resolve(options.webRoot || path.join(__dirname, '..', 'web'));
-  const pingMs = intOption(options.pingMs, 15000);
-  const streamBudget = intOption(options.streamBudget, 128 * 1024);
-  const writeLimit = intOption(options.writeLimit, 1024 * 1024);
+  const pingMs = 1000 * numberOption('HEARTBEAT_SECONDS', options.heartbeatSeconds, 15, { integer: false, min: 0.01 });
+  const streamBudget = numberOption('STREAM_BUDGET_BYTES', options.streamBudgetBytes, 128 * 1024, { min: 1 });
+  const writeLimit = numberOption('WRITE_LIMIT', options.writeLimit, 1024 * 1024, { min: 1 });
+  const replayMessages = numberOption('REPLAY_MESSAGES', options.replayMessages, null, { min: 1 });
   const allowed = originList(options.allowedOrigins);
   const jwtSecret = options.jwtSecret || null;
   const log = options.log || (() => {});
 
   const busOptions = { presenceEvents: true };
-  if (options.ringMax) busOptions.ringMaxMessages = intOption(options.ringMax, 0);
+  if (replayMessages !== null) busOptions.ringMaxMessages = replayMessages;
   const bus = new Bus(busOptions);
   // One poller for every connection: each message is framed once (SSE,
   // envelope, NDJSON) and its Buffers shared by all subscribers of a drain.
@@ -95,10 +106,11 @@ function createChatServer(options = {}) {
     const origin = req.headers.origin;
     if (origin === undefined) return { present: false, ok: true };
     if (origin === 'null') return { present: true, ok: false };
-    if (allowed !== null) return { present: true, ok: allowed.has(origin) };
-    // Default: same origin only.
+    // The server's own origin is always allowed (its page must work);
+    // ALLOWED_ORIGINS adds others.
     const host = req.headers.host;
-    return { present: true, ok: host !== undefined && (origin === `http://${host}` || origin === `https://${host}`) };
+    const sameOrigin = host !== undefined && (origin === `http://${host}` || origin === `https://${host}`);
+    return { present: true, ok: sameOrigin || (allowed !== null && allowed.has(origin)) };
   }
 
   function corsHeaders(req) {
@@ -158,6 +170,15 @@ function createChatServer(options = {}) {
     }
   }
 
+  /** The presence user of a request: the token's sub, else `user=` (null when none); a bad one fails with 400. */
+  function requestUser(url, auth) {
+    const user = auth.user || url.searchParams.get('user') || null;
+    if (user !== null && (!validUser(user) || CONTROL_RE.test(user))) {
+      return { fail: [400, `user must be 1-${MAX_USER_CHARS} characters without control characters`] };
+    }
+    return { user };
+  }
+
   function parseKeyOrNull(text) {
     if (typeof text !== 'string' || text.length === 0 || text.length > MAX_KEY_CHARS) return null;
     try {
@@ -175,7 +196,7 @@ function createChatServer(options = {}) {
   }
 
   function lease(topic, user) {
-    if (user !== null && validUser(user)) {
+    if (user !== null) {
       try {
         bus.lease(topic, user, LEASE_MS);
       } catch (e) {
@@ -216,6 +237,8 @@ function createChatServer(options = {}) {
     if (typeof body.text !== 'string') return 'text must be a string';
     const bytes = Buffer.byteLength(body.text);
     if (bytes < 1 || bytes > MAX_TEXT_BYTES) return `text must be 1-${MAX_TEXT_BYTES} bytes`;
+    // JSON can carry lone surrogates; UTF-8 cannot.
+    if (!body.user.isWellFormed() || !body.text.isWellFormed()) return 'user and text must be valid Unicode';
     return null;
   }
 
@@ -245,7 +268,7 @@ function createChatServer(options = {}) {
       done = true;
       let body;
       try {
-        body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+        body = JSON.parse(STRICT_UTF8.decode(Buffer.concat(chunks)));
       } catch {
         return error(req, res, 400, 'invalid JSON');
       }
@@ -418,7 +441,7 @@ function createChatServer(options = {}) {
       }
     };
     write(preamble);
-    if (user !== null && validUser(user)) {
+    if (user !== null) {
       try {
         sub.join(topic, user);
       } catch (e) {
@@ -534,7 +557,9 @@ function createChatServer(options = {}) {
     const auth = authorize(req, url, room);
     if (auth.fail) return error(req, res, auth.fail[0], auth.fail[1]);
     const topic = `chat.${room}`;
-    const user = auth.user || url.searchParams.get('user');
+    const who = requestUser(url, auth);
+    if (who.fail) return error(req, res, who.fail[0], who.fail[1]);
+    const user = who.user;
     try {
       switch (action) {
         case 'messages':
@@ -617,8 +642,9 @@ function createChatServer(options = {}) {
     const auth = authorize(req, url, m[1]);
     if (auth.fail) return refuseUpgrade(socket, auth.fail[0], auth.fail[1]);
     const topic = `chat.${m[1]}`;
-    const user = auth.user || url.searchParams.get('user');
-    wss.handleUpgrade(req, socket, head, (ws) => websocket(ws, topic, user, url, auth));
+    const who = requestUser(url, auth);
+    if (who.fail) return refuseUpgrade(socket, who.fail[0], who.fail[1]);
+    wss.handleUpgrade(req, socket, head, (ws) => websocket(ws, topic, who.user, url, auth));
   });
 
   function websocket(ws, topic, user, url, auth) {
@@ -654,7 +680,7 @@ function createChatServer(options = {}) {
         close('terminate');
       }
     };
-    if (user !== null && validUser(user)) {
+    if (user !== null) {
       try {
         sub.join(topic, user);
       } catch {}
@@ -747,20 +773,31 @@ async function main() {
     process.exit(2);
   }
   if (args.help) {
-    console.log('usage: node server.js [--port N]   (env: PORT, ALLOWED_ORIGINS, JWT_SECRET, PING_MS, STREAM_BUDGET, WRITE_LIMIT, RING_MAX)');
+    console.log(
+      'usage: node server.js [--port N]   (env: PORT, ALLOWED_ORIGINS, JWT_SECRET, HEARTBEAT_SECONDS, ' +
+        'STREAM_BUDGET_BYTES, REPLAY_MESSAGES, WEB_ROOT, WRITE_LIMIT)'
+    );
     return;
   }
   const env = process.env;
-  const port = intOption(args.port ?? env.PORT, 8080);
-  const chat = createChatServer({
-    pingMs: env.PING_MS,
-    streamBudget: env.STREAM_BUDGET,
-    writeLimit: env.WRITE_LIMIT,
-    ringMax: env.RING_MAX,
-    allowedOrigins: env.ALLOWED_ORIGINS,
-    jwtSecret: env.JWT_SECRET,
-    log: (line) => console.error(line),
-  });
+  let port;
+  let chat;
+  try {
+    port = numberOption('PORT', args.port ?? env.PORT, 8080, { max: 65535 });
+    chat = createChatServer({
+      heartbeatSeconds: env.HEARTBEAT_SECONDS,
+      streamBudgetBytes: env.STREAM_BUDGET_BYTES,
+      replayMessages: env.REPLAY_MESSAGES,
+      webRoot: env.WEB_ROOT,
+      writeLimit: env.WRITE_LIMIT,
+      allowedOrigins: env.ALLOWED_ORIGINS,
+      jwtSecret: env.JWT_SECRET,
+      log: (line) => console.error(line),
+    });
+  } catch (e) {
+    console.error(`server.js: ${e.message}`);
+    process.exit(2);
+  }
   const address = await chat.listen(port, '127.0.0.1');
   console.log(`listening on http://${address.address}:${address.port}`);
   let stopping = false;

@@ -8,11 +8,14 @@ TRANSPORTS.md, and serves the shared page in examples/web/.
 
     python examples/python/chat_server.py [--port 8080]
 
-Environment: PORT, ALLOWED_ORIGINS (comma-separated; default: same origin
-only), JWT_SECRET (turns auth on), HEARTBEAT_SECONDS (default 15),
+Environment (the shared knobs of examples/README.md): PORT, ALLOWED_ORIGINS
+(comma-separated; default: same origin only), JWT_SECRET (turns auth on),
+HEARTBEAT_SECONDS (SSE, XHR and iframe heartbeat and WebSocket ping; default
+15), STREAM_BUDGET_BYTES (XHR and iframe streams close after this many bytes;
+default 131072), REPLAY_MESSAGES (messages kept per room; default: pushbus's),
+WEB_ROOT (the page's directory; default examples/web). Its own:
 WRITE_TIMEOUT_SECONDS (a stream whose reader does not take a write within
-this time is closed; default 10), STREAM_BUDGET_BYTES (XHR and iframe
-streams close after this many bytes; default 131072).
+this time is closed; default 10).
 
 Why aiohttp: one process, one event loop, streaming responses and
 WebSocket in the same framework, and the loop's add_reader is all the
@@ -28,9 +31,10 @@ import json
 import logging
 import os
 import re
+import signal
 import time
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Dict, Literal, Optional, Tuple, Union
+from typing import Any, Awaitable, Callable, Dict, Literal, Optional, Tuple, TypeVar, Union
 
 from aiohttp import WSMsgType, web
 
@@ -49,7 +53,6 @@ LONGPOLL_DEFAULT = 25.0
 LONGPOLL_MAX = 60.0
 PRESENCE_LEASE = 30.0
 SSE_RETRY_MS = 3000
-WS_PING_SECONDS = 30.0
 # A subscription may hold this many undelivered events: past it, it closes
 # (the client resumes from its last key) so a stuck reader costs bounded memory.
 MAX_PENDING = 1000
@@ -89,6 +92,26 @@ def error(status: int, message: str, headers: Optional[Dict[str, str]] = None) -
         )
     exc: web.HTTPException = cls(text=body, content_type="application/json", headers=headers)
     return exc
+
+
+async def read_at_most(request: web.Request, limit: int) -> bytes:
+    """The body, or its first ``limit`` bytes when it is longer (never more in memory)."""
+    body = b""
+    while len(body) < limit:
+        chunk = await request.content.read(limit - len(body))
+        if not chunk:
+            break
+        body += chunk
+    return body
+
+
+def is_unicode(text: str) -> bool:
+    """False for strings JSON can carry but UTF-8 cannot (lone surrogates)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 class Writer:
@@ -150,9 +173,10 @@ class Chat:
         heartbeat: float = 15.0,
         write_timeout: float = 10.0,
         stream_budget: int = 128 * 1024,
+        replay_messages: Optional[int] = None,
         web_root: Path = WEB_ROOT,
     ) -> None:
-        self.bus = pushbus.Bus()
+        self.bus = pushbus.Bus() if replay_messages is None else pushbus.Bus(ring_max_messages=replay_messages)
         self.allowed_origins = frozenset(allowed_origins)
         self.jwt_secret = jwt_secret or None
         self.heartbeat = heartbeat
@@ -330,7 +354,7 @@ class Chat:
         token_user = self.authorize(request, room)
         if request.content_length is not None and request.content_length > MAX_BODY:
             raise error(413, "the body is larger than 64 KiB")
-        body = await request.content.read(MAX_BODY + 1)
+        body = await read_at_most(request, MAX_BODY + 1)  # chunked bodies have no Content-Length
         if len(body) > MAX_BODY:
             raise error(413, "the body is larger than 64 KiB")
         key = self.publish(topic, body, token_user)
@@ -339,7 +363,7 @@ class Chat:
     def publish(self, topic: str, body: Union[bytes, str], token_user: Optional[str]) -> str:
         try:
             fields = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, RecursionError):  # invalid UTF-8 is a ValueError; deep nesting a RecursionError
             raise error(400, "the body is not valid JSON") from None
         if not isinstance(fields, dict):
             raise error(400, 'the body must be {"user": str, "text": str}')
@@ -349,10 +373,9 @@ class Chat:
             raise error(400, "user must be a string of 1-32 characters")
         if not isinstance(text, str) or not 1 <= len(text.encode("utf-8", "surrogatepass")) <= MAX_TEXT_BYTES:
             raise error(400, "text must be a string of 1-4096 bytes")
-        try:
-            return self.bus.publish(topic, {"user": user, "text": text}, event="message")
-        except pushbus.Error as exc:  # lone surrogates and the like
-            raise error(400, str(exc)) from None
+        if not is_unicode(user) or not is_unicode(text):
+            raise error(400, "user and text must be valid Unicode (no lone surrogates)")
+        return self.bus.publish(topic, {"user": user, "text": text}, event="message")
 
     async def connectors(self, request: web.Request) -> web.Response:
         room, topic = self.room(request)
@@ -542,7 +565,7 @@ class Chat:
         version = request.headers.get("Sec-WebSocket-Version")
         if version is not None and version.strip() != "13":
             raise error(426, "WebSocket version 13 only", {"Sec-WebSocket-Version": "13"})
-        ws = web.WebSocketResponse(heartbeat=WS_PING_SECONDS, max_msg_size=MAX_BODY, autoping=True)
+        ws = web.WebSocketResponse(heartbeat=self.heartbeat, max_msg_size=MAX_BODY, autoping=True)
         if not ws.can_prepare(request).ok:
             raise error(400, "not a valid WebSocket handshake")
         start, gap = self.resume(topic, request.query.get("key"))
@@ -600,30 +623,61 @@ class Chat:
                 log.info("ignored a WebSocket post: %s", exc.text)
 
 
+Number = TypeVar("Number", int, float)
+
+
+def env_number(name: str, kind: Callable[[str], Number], default: Number, minimum: Number) -> Number:
+    """A number from the environment, or ``default``; a clear exit on anything else."""
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        value = kind(text)
+    except ValueError:
+        what = "an integer" if kind is int else "a number"
+        raise SystemExit(f"chat_server.py: {name}={text!r} is not {what}") from None
+    if not value >= minimum:  # NaN too
+        raise SystemExit(f"chat_server.py: {name}={text!r} is below {minimum}")
+    return value
+
+
+async def serve(chat: Chat, host: str, port: int) -> None:
+    """Serves until SIGTERM or SIGINT; says where it listens once it does (port 0: any free port)."""
+    runner = web.AppRunner(
+        chat.app(),
+        handler_cancellation=True,  # a client that goes away cancels its handler: its subscription closes
+        shutdown_timeout=1.0,
+        access_log=None,
+    )
+    await runner.setup()
+    await web.TCPSite(runner, host, port).start()
+    print(f"listening on http://{host}:{runner.addresses[0][1]}", flush=True)
+    stop = asyncio.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        asyncio.get_running_loop().add_signal_handler(signum, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        await runner.cleanup()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8080")))
-    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=None, help="listening port (default: PORT, else 8080)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     origins = tuple(o.strip() for o in os.environ.get("ALLOWED_ORIGINS", "").split(",") if o.strip())
     chat = Chat(
         allowed_origins=origins,
         jwt_secret=os.environ.get("JWT_SECRET"),
-        heartbeat=float(os.environ.get("HEARTBEAT_SECONDS", "15")),
-        write_timeout=float(os.environ.get("WRITE_TIMEOUT_SECONDS", "10")),
-        stream_budget=int(os.environ.get("STREAM_BUDGET_BYTES", str(128 * 1024))),
+        heartbeat=env_number("HEARTBEAT_SECONDS", float, 15.0, 0.01),
+        write_timeout=env_number("WRITE_TIMEOUT_SECONDS", float, 10.0, 0.01),
+        stream_budget=env_number("STREAM_BUDGET_BYTES", int, 128 * 1024, 1),
+        replay_messages=env_number("REPLAY_MESSAGES", int, 0, 1) or None,  # 0: pushbus's default
+        web_root=Path(os.environ.get("WEB_ROOT") or WEB_ROOT).resolve(),
     )
-    print(f"pushbus chat (Python, aiohttp) on http://{args.host}:{args.port}/", flush=True)
-    web.run_app(
-        chat.app(),
-        host=args.host,
-        port=args.port,
-        handler_cancellation=True,  # a client that goes away cancels its handler: its subscription closes
-        shutdown_timeout=1.0,
-        print=None,
-        access_log=None,
-    )
+    port = args.port if args.port is not None else env_number("PORT", int, 8080, 0)
+    asyncio.run(serve(chat, "127.0.0.1", port))
 
 
 if __name__ == "__main__":

@@ -1,13 +1,10 @@
 // Test helpers: start the chat server as a child process on a free port
 // (port 0), stop it by its handle, and small clients (fetch, raw streams).
 import { spawn } from 'node:child_process';
-import { createHmac } from 'node:crypto';
 import http from 'node:http';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-
-export { sleep };
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const serverPath = path.join(here, '..', 'server.js');
@@ -15,7 +12,7 @@ export const serverPath = path.join(here, '..', 'server.js');
 /** Starts server.js with `env` on 127.0.0.1, port 0; resolves { base, port, stop, child, stderr }. */
 export async function startServer(env = {}) {
   const child = spawn(process.execPath, [serverPath, '--port', '0'], {
-    env: { ...process.env, PING_MS: '15000', ...env },
+    env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';
@@ -50,33 +47,20 @@ export async function startServer(env = {}) {
   return { base, port, child, stop, get stderr() { return stderr; } };
 }
 
-export async function post(base, room, body, headers = {}) {
+export async function post(base, room, body) {
   const r = await fetch(`${base}/rooms/${room}/messages`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', ...headers },
-    body: typeof body === 'string' ? body : JSON.stringify(body),
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
   });
-  const text = await r.text();
-  let json = null;
-  try {
-    json = JSON.parse(text);
-  } catch {}
-  return { status: r.status, json, text, headers: r.headers };
+  await r.arrayBuffer();
+  return r.status;
 }
 
-export async function getJson(url, headers = {}) {
-  const r = await fetch(url, { headers });
-  const text = await r.text();
-  let json = null;
-  try {
-    json = JSON.parse(text);
-  } catch {}
-  return { status: r.status, json, text, headers: r.headers };
-}
-
-export async function metric(base, name) {
+/** A metric of /metrics; `labels` picks one label set (`{transport="sse"}`). */
+export async function metric(base, name, labels = '') {
   const text = await (await fetch(`${base}/metrics`)).text();
-  const line = text.split('\n').find((l) => l.startsWith(name + ' ') || l.startsWith(name + '{'));
+  const line = text.split('\n').find((l) => l.startsWith(`${name}${labels} `));
   return line === undefined ? undefined : Number(line.split(' ').pop());
 }
 
@@ -92,22 +76,19 @@ export async function until(fn, ms = 5000, step = 50) {
 }
 
 /**
- * A raw streaming GET (node:http): collects the body as text; `text()` is
- * what arrived so far; `close()` ends it; `ended` resolves when the server
- * closes it.
+ * A raw streaming GET (node:http): `text()` is what arrived so far;
+ * `close()` ends it; `ended` resolves when the server closes it.
  */
-export function openStream(url, headers = {}) {
+export function openStream(url) {
   let body = '';
   let res = null;
   let req = null;
-  const listeners = new Set();
   const ended = new Promise((resolveEnd) => {
-    req = http.get(url, { headers, agent: false }, (r) => {
+    req = http.get(url, { agent: false }, (r) => {
       res = r;
       r.setEncoding('utf8');
       r.on('data', (d) => {
         body += d;
-        for (const l of listeners) l();
       });
       r.on('end', resolveEnd);
       r.on('close', resolveEnd);
@@ -123,24 +104,6 @@ export function openStream(url, headers = {}) {
     response,
     ended,
     text: () => body,
-    /** Resolves when `pred(body)` holds. */
-    waitFor(pred, ms = 5000) {
-      return new Promise((resolve, reject) => {
-        const check = () => {
-          if (pred(body)) {
-            listeners.delete(check);
-            clearTimeout(t);
-            resolve(body);
-          }
-        };
-        const t = setTimeout(() => {
-          listeners.delete(check);
-          reject(new Error(`timed out waiting; got: ${body.slice(-500)}`));
-        }, ms);
-        listeners.add(check);
-        check();
-      });
-    },
     close() {
       req.destroy();
     },
@@ -149,46 +112,3 @@ export function openStream(url, headers = {}) {
     },
   };
 }
-
-/** SSE events of a text: [{ id, event, data }] (comments skipped). */
-export function parseSse(text) {
-  const events = [];
-  for (const block of text.split('\n\n')) {
-    const ev = {};
-    let has = false;
-    for (const line of block.split('\n')) {
-      if (line === '' || line.startsWith(':')) continue;
-      const i = line.indexOf(':');
-      const field = i < 0 ? line : line.slice(0, i);
-      let value = i < 0 ? '' : line.slice(i + 1);
-      if (value.startsWith(' ')) value = value.slice(1);
-      if (field === 'id' || field === 'event' || field === 'data') {
-        ev[field] = ev[field] === undefined || field !== 'data' ? value : ev[field] + '\n' + value;
-        has = true;
-      }
-    }
-    if (has && ev.data !== undefined) events.push(ev);
-  }
-  return events;
-}
-
-/** Envelopes of an NDJSON text (blank lines and padding skipped; the last, partial line too). */
-export function parseNdjson(text) {
-  const lines = text.split('\n');
-  lines.pop();
-  return lines.filter((l) => l.trim() !== '').map((l) => JSON.parse(l));
-}
-
-function b64url(x) {
-  return Buffer.from(typeof x === 'string' ? x : JSON.stringify(x)).toString('base64url');
-}
-
-/** An HS256 JWT. */
-export function mintToken(claims, secret) {
-  const head = b64url({ alg: 'HS256', typ: 'JWT' });
-  const body = b64url(claims);
-  const sig = createHmac('sha256', secret).update(`${head}.${body}`).digest('base64url');
-  return `${head}.${body}.${sig}`;
-}
-
-export const texts = (envelopes) => envelopes.filter((e) => e.event === 'message').map((e) => e.data.text);

@@ -1,4 +1,4 @@
-"""Starts chat_server.py as a real process on 127.0.0.1 and hands out clients."""
+"""Starts chat_server.py as a real process on 127.0.0.1."""
 
 from __future__ import annotations
 
@@ -9,14 +9,12 @@ import sys
 import time
 import uuid
 from pathlib import Path
-from typing import Dict, Iterator
+from typing import Iterator
 
 import httpx
 import pytest
 
 SERVER = Path(__file__).resolve().parents[1] / "chat_server.py"
-SECRET = "test-secret-do-not-use"
-ALLOWED = "http://allowed.example"
 
 
 def free_port() -> int:
@@ -26,15 +24,12 @@ def free_port() -> int:
 
 
 class Server:
-    def __init__(self, env: Dict[str, str]) -> None:
+    def __init__(self) -> None:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
-        self.ws_base = f"ws://127.0.0.1:{self.port}"
-        full = dict(os.environ, PORT=str(self.port), HEARTBEAT_SECONDS="1", WRITE_TIMEOUT_SECONDS="2",
-                    STREAM_BUDGET_BYTES="32768", **env)
-        if "JWT_SECRET" not in env:
-            full.pop("JWT_SECRET", None)
-        self.proc = subprocess.Popen([sys.executable, str(SERVER)], env=full,
+        env = {k: v for k, v in os.environ.items() if k != "JWT_SECRET"}  # no auth
+        env.update(PORT=str(self.port), WRITE_TIMEOUT_SECONDS="2")
+        self.proc = subprocess.Popen([sys.executable, str(SERVER)], env=env,
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 20
         while True:
@@ -56,12 +51,6 @@ class Server:
             self.proc.kill()
             self.proc.wait(5)
 
-    def rss_kib(self) -> int:
-        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-        raise RuntimeError("no VmRSS")
-
     def metric(self, name: str) -> int:
         for line in httpx.get(self.base + "/metrics", timeout=5).text.splitlines():
             if line.startswith(name + " "):
@@ -71,14 +60,7 @@ class Server:
 
 @pytest.fixture(scope="session")
 def server() -> Iterator[Server]:
-    s = Server({"ALLOWED_ORIGINS": ALLOWED})
-    yield s
-    s.stop()
-
-
-@pytest.fixture(scope="session")
-def auth_server() -> Iterator[Server]:
-    s = Server({"JWT_SECRET": SECRET, "ALLOWED_ORIGINS": ALLOWED})
+    s = Server()
     yield s
     s.stop()
 
@@ -86,9 +68,3 @@ def auth_server() -> Iterator[Server]:
 @pytest.fixture
 def room() -> str:
     return "r" + uuid.uuid4().hex[:12]
-
-
-@pytest.fixture
-def http(server: Server) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=server.base, timeout=10) as client:
-        yield client
