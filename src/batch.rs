@@ -184,6 +184,15 @@ impl<'a> Delivery<'a> {
     pub fn shared(&self) -> Arc<Message> {
         self.message.clone()
     }
+
+    /// The message's wire frames, owned: they outlive the batch (and the
+    /// ring, poller and bus) without a copy, for servers that write them
+    /// later from other tasks. [`Delivery::shared`] alone cannot reach them,
+    /// since they are encoded with the topic and key it does not hold. See
+    /// [`crate::frames::MessageFrames`].
+    pub fn shared_frames(&self) -> crate::frames::MessageFrames {
+        crate::frames::MessageFrames::new(self.message.clone(), &self.topic.name, self.key())
+    }
 }
 
 impl Batch {

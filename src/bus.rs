@@ -201,6 +201,13 @@ impl Poll {
         message.frames(&self.topic.name, self.key(message))
     }
 
+    /// The wire frames of one of the returned messages, owned (see
+    /// [`crate::frames::MessageFrames`]): a poll's messages outlive it, and
+    /// so can their frames, without a copy.
+    pub fn shared_frames(&self, message: &Arc<Message>) -> crate::frames::MessageFrames {
+        crate::frames::MessageFrames::new(message.clone(), &self.topic.name, self.key(message))
+    }
+
     /// The answer as JSON: `{"key":..,"messages":[envelope,..],"gap":..}`
     /// (see [`crate::envelope::poll_answer`]).
     pub fn to_json(&self) -> Vec<u8> {
@@ -302,6 +309,21 @@ impl Bus {
         let topic = self.shared.topic(topic)?;
         let last = topic.state.read().ring.last_seq();
         Ok(topic.position(last))
+    }
+
+    /// The key just before the topic's oldest held message (creating the
+    /// topic if needed, like [`Bus::head`]): resuming after it replays
+    /// everything still held, with no gap. It is the `to` of the gap a
+    /// server sends for a resume key it cannot read, and what
+    /// `poll(topic, &Start::Oldest, 0).position` computed, without building
+    /// a poll. When nothing is held (a new topic, or every message aged
+    /// out) it equals [`Bus::head`]. Errors: [`Error::InvalidTopic`],
+    /// [`Error::PatternNotAllowed`], [`Error::TooManyTopics`].
+    pub fn oldest(&self, topic: &str) -> Result<Position> {
+        check_topic(topic, self.shared.config.max_topic_len)?;
+        let topic = self.shared.topic(topic)?;
+        let first = topic.state.read().ring.first_seq();
+        Ok(topic.position(first - 1))
     }
 
     /// Short poll: up to `max` messages of one topic after `start`, without

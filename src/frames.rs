@@ -16,6 +16,21 @@
 //! a WebSocket text frame is a frame header, then the envelope: both are written with
 //! vectored I/O around the shared envelope, never copied into one buffer per
 //! client. The envelope's guarantees are in [`crate::envelope`].
+//!
+//! # Keeping frames beyond a batch
+//!
+//! [`Frames`] borrows from a drain's batch. A server that writes later, from
+//! other tasks, keeps a [`MessageFrames`] instead
+//! ([`Delivery::shared_frames`](crate::Delivery::shared_frames)): it holds
+//! the message by reference count, so the same encoded bytes outlive the
+//! batch, the ring's eviction, the poller and the bus, without a copy. Each
+//! transport's part of it is a [`FrameBytes`], an owner that implements
+//! `AsRef<[u8]>` and is `Send + Sync + 'static`, which is what zero-copy
+//! buffer types take (for instance `bytes::Bytes::from_owner`, bytes 1.9 or
+//! later); pushbus itself does not depend on any of them.
+
+use std::ops::Range;
+use std::sync::Arc;
 
 use crate::envelope;
 use crate::message::Message;
@@ -43,7 +58,111 @@ impl<'a> Frames<'a> {
 
     /// The envelope and a newline: one NDJSON line.
     pub fn ndjson(&self) -> &'a [u8] {
-        &self.buf[self.start..self.buf.len() - 1]
+        &self.buf[self.ndjson_range()]
+    }
+
+    /// Where [`Frames::envelope`] lies in [`Frames::sse`]. For callers that
+    /// hold the SSE event in a buffer of their own (one reference-counted
+    /// buffer sliced per transport): they get the place by name instead of
+    /// deriving it from the layout in the module docs.
+    pub fn envelope_range(&self) -> Range<usize> {
+        self.start..self.buf.len() - 2
+    }
+
+    /// Where [`Frames::ndjson`] lies in [`Frames::sse`]; see
+    /// [`Frames::envelope_range`].
+    pub fn ndjson_range(&self) -> Range<usize> {
+        self.start..self.buf.len() - 1
+    }
+}
+
+/// A message's frames, owned: they stay valid after the batch that handed
+/// them over is cleared, and after the message leaves its ring, its poller
+/// and its bus are dropped (see the module docs). Cloning is one reference
+/// count; the bytes are the ones every subscriber shares, never copied.
+#[derive(Debug, Clone)]
+pub struct MessageFrames {
+    /// Its frames are encoded: [`MessageFrames::new`] made sure of it, and a
+    /// message's frames, once encoded, never change.
+    message: Arc<Message>,
+}
+
+impl MessageFrames {
+    /// Encodes `message`'s frames if no reader did yet; `topic` and `key`
+    /// must be its own.
+    pub(crate) fn new(message: Arc<Message>, topic: &str, key: Position) -> MessageFrames {
+        message.frames(topic, key);
+        MessageFrames { message }
+    }
+
+    /// The frames, borrowed from this handle.
+    pub fn frames(&self) -> Frames<'_> {
+        self.message
+            .encoded_frames()
+            .expect("a MessageFrames' message has its frames encoded")
+    }
+
+    /// The message they frame.
+    pub fn message(&self) -> &Arc<Message> {
+        &self.message
+    }
+
+    fn part(&self, range: Range<usize>) -> FrameBytes {
+        FrameBytes {
+            frames: self.clone(),
+            start: range.start,
+            end: range.end,
+        }
+    }
+
+    /// The SSE event, owned.
+    pub fn sse(&self) -> FrameBytes {
+        self.part(0..self.frames().sse().len())
+    }
+
+    /// The NDJSON line (XHR streaming), owned.
+    pub fn ndjson(&self) -> FrameBytes {
+        self.part(self.frames().ndjson_range())
+    }
+
+    /// The envelope, owned: the body of a WebSocket text frame, and what the
+    /// iframe transport wraps in
+    /// [`iframe::script_open`](crate::iframe::script_open) and
+    /// [`iframe::SCRIPT_CLOSE`](crate::iframe::SCRIPT_CLOSE).
+    pub fn envelope(&self) -> FrameBytes {
+        self.part(self.frames().envelope_range())
+    }
+}
+
+impl AsRef<[u8]> for MessageFrames {
+    /// The SSE event: the whole buffer, of which the other transports'
+    /// frames are slices ([`Frames::envelope_range`],
+    /// [`Frames::ndjson_range`]).
+    fn as_ref(&self) -> &[u8] {
+        self.frames().sse()
+    }
+}
+
+/// One transport's frame of a message, owned: a slice of its
+/// [`MessageFrames`] that holds them alive. It implements `AsRef<[u8]>` so
+/// that a zero-copy buffer type can own it (`bytes::Bytes::from_owner`).
+#[derive(Debug, Clone)]
+pub struct FrameBytes {
+    frames: MessageFrames,
+    start: usize,
+    end: usize,
+}
+
+impl FrameBytes {
+    /// The frames this is a part of.
+    pub fn frames(&self) -> &MessageFrames {
+        &self.frames
+    }
+}
+
+impl AsRef<[u8]> for FrameBytes {
+    fn as_ref(&self) -> &[u8] {
+        &self.frames.frames().sse()[self.start..self.end]
     }
 }
 
@@ -61,6 +180,15 @@ impl OwnedFrames {
             buf: &self.buf,
             start: self.start,
         }
+    }
+}
+
+impl AsRef<[u8]> for OwnedFrames {
+    /// The SSE event, as [`MessageFrames`] gives it, so that one zero-copy
+    /// buffer type takes gaps and messages alike; the other transports'
+    /// frames lie at [`Frames::envelope_range`] and [`Frames::ndjson_range`].
+    fn as_ref(&self) -> &[u8] {
+        &self.buf
     }
 }
 

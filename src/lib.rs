@@ -90,7 +90,7 @@ pub use batch::{Batch, CloseReason, Delivery, Event};
 pub use bus::{Bus, Poll};
 pub use config::{Config, LagPolicy};
 pub use error::{Error, Result};
-pub use fd::FdMode;
+pub use fd::{FdMode, PollerFd};
 pub use message::{Message, Payload, PayloadKind};
 pub use name::{Pattern, MAX_CLIENT_ID_LEN, MAX_EVENT_LEN};
 pub use poller::Poller;

@@ -168,6 +168,11 @@ impl Message {
         )
     }
 
+    /// The message's frames if a reader encoded them already.
+    pub(crate) fn encoded_frames(&self) -> Option<crate::frames::Frames<'_>> {
+        self.frames.get().map(|cache| crate::frames::cached(cache))
+    }
+
     /// Bytes this message holds beyond its header: what the ring and the
     /// replay budget count.
     pub(crate) fn weight(&self) -> usize {

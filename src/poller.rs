@@ -40,7 +40,7 @@ use crate::batch::Batch;
 use crate::bus::Shared;
 use crate::config::LagPolicy;
 use crate::error::{Error, Result};
-use crate::fd::FdMode;
+use crate::fd::{FdMode, PollerFd};
 use crate::group::{Group, Groups, Member, Visit};
 use crate::message::now_ms;
 use crate::name::{check_topic, is_pattern, Pattern};
@@ -448,7 +448,16 @@ impl Poller {
     /// The poller owns it: never read or close it. Asking for the other mode
     /// once it exists is [`Error::InvalidConfig`].
     pub fn fd(&self, mode: FdMode) -> Result<RawFd> {
-        self.queue.fd(mode)
+        self.queue.fd(mode).map(|fd| fd.raw())
+    }
+
+    /// The same fd as [`Poller::fd`] (created in `mode` on first call, the
+    /// same mode rule), as an owner that implements [`AsFd`](std::os::fd::AsFd)
+    /// and [`AsRawFd`](std::os::fd::AsRawFd) and keeps the fd open while it
+    /// lives: what safe code needs to register the fd with an event loop,
+    /// where a bare [`RawFd`] would need `unsafe`. See [`PollerFd`].
+    pub fn fd_handle(&self, mode: FdMode) -> Result<PollerFd> {
+        self.queue.fd(mode).map(PollerFd::new)
     }
 
     /// Blocks until something may be drained or `timeout` passes (`None`:

@@ -51,8 +51,8 @@
 //! The queue's lock is a leaf: nothing else is locked while it is held.
 
 use std::collections::VecDeque;
-use std::os::fd::RawFd;
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::Instant;
 
 use crate::error::{Error, Result};
@@ -86,7 +86,9 @@ impl Signal {
 #[derive(Debug)]
 struct QueueState<T> {
     items: VecDeque<T>,
-    fd: Option<WakeFd>,
+    /// Shared with the [`PollerFd`](crate::PollerFd)s handed out, which keep
+    /// it open; never replaced once made.
+    fd: Option<Arc<WakeFd>>,
 }
 
 /// A poller's queue of ready work, with a condition variable and an optional
@@ -181,7 +183,7 @@ impl<T> ReadyQueue<T> {
 
     /// The pollable fd, created in `mode` on first use. Asking again for
     /// the other mode is an error: the fd a caller already watches must stay.
-    pub fn fd(&self, mode: FdMode) -> Result<RawFd> {
+    pub fn fd(&self, mode: FdMode) -> Result<Arc<WakeFd>> {
         let mut state = self.state.lock();
         if let Some(fd) = &state.fd {
             if fd.mode() != mode {
@@ -190,15 +192,14 @@ impl<T> ReadyQueue<T> {
                     fd.mode()
                 )));
             }
-            return Ok(fd.raw());
+            return Ok(fd.clone());
         }
-        let fd = WakeFd::new(mode)?;
+        let fd = Arc::new(WakeFd::new(mode)?);
         if !state.items.is_empty() {
             fd.raise();
         }
-        let raw = fd.raw();
-        state.fd = Some(fd);
-        Ok(raw)
+        state.fd = Some(fd.clone());
+        Ok(fd)
     }
 }
 

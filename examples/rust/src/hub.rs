@@ -31,7 +31,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use pushbus::{Batch, Event, Poller, Start, SubscriptionId};
 
-use crate::frame::{BatchCopies, Frame};
+use crate::frame::{BatchFrames, Frame};
 use crate::queue::{self, PushError};
 
 /// Why a subscription could not open.
@@ -128,14 +128,14 @@ impl Hub {
         })
     }
 
-    /// Routes one drained batch. `copies` lets every subscription share one
-    /// copy of each message's frames.
-    pub fn route(&self, batch: &Batch, copies: &mut BatchCopies) {
+    /// Routes one drained batch. `frames` lets every subscription share one
+    /// `Bytes` of each message's frames (pushbus's own bytes, not a copy).
+    pub fn route(&self, batch: &Batch, frames: &mut BatchFrames) {
         let mut routes = self.lock();
         for event in batch.iter() {
             match event {
                 Event::Message(delivery) => {
-                    let frame = copies.of(&delivery);
+                    let frame = frames.of(&delivery);
                     self.deliver(&mut routes, delivery.subscription, frame);
                 }
                 Event::Gap {
@@ -143,8 +143,8 @@ impl Hub {
                     topic,
                     gap,
                 } => {
-                    let frames = pushbus::frames::gap(topic, &gap.from.to_string(), gap.to);
-                    self.deliver(&mut routes, subscription, Frame::copy_of(frames.frames()));
+                    let gap = pushbus::frames::gap(topic, &gap.from.to_string(), gap.to);
+                    self.deliver(&mut routes, subscription, Frame::of_gap(gap));
                 }
                 // pushbus already closed it: ending the queue tells its reader.
                 Event::Closed { subscription, .. } => {
@@ -152,7 +152,7 @@ impl Hub {
                 }
             }
         }
-        copies.clear();
+        frames.clear();
     }
 
     fn deliver(&self, routes: &mut Routes, subscription: SubscriptionId, frame: Frame) {

@@ -84,7 +84,11 @@ mod tests {
     use pushbus::Position;
 
     fn frame() -> Frame {
-        Frame::copy_of(pushbus::frames::gap("t", "k", Position { epoch: 1, seq: 1 }).frames())
+        Frame::of_gap(pushbus::frames::gap(
+            "t",
+            "k",
+            Position { epoch: 1, seq: 1 },
+        ))
     }
 
     #[tokio::test]

@@ -58,14 +58,9 @@ impl Resume {
             Resume::Live => Ok((Start::Now, None)),
             Resume::After(position) => Ok((Start::After(Token::Key(position)), None)),
             Resume::Unreadable(text) => {
-                // A zero-message poll from the oldest held answers the key
-                // just before it.
-                let to = bus.poll(topic, &Start::Oldest, 0)?.position;
+                let to = bus.oldest(topic)?;
                 let gap = pushbus::frames::gap(topic, &text, to);
-                Ok((
-                    Start::After(Token::Key(to)),
-                    Some(Frame::copy_of(gap.frames())),
-                ))
+                Ok((Start::After(Token::Key(to)), Some(Frame::of_gap(gap))))
             }
         }
     }

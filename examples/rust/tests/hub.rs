@@ -94,7 +94,7 @@ async fn each_subscription_gets_its_own_topic_and_shares_frames_with_its_peers()
     assert_eq!(
         a.envelope().as_ptr(),
         b.envelope().as_ptr(),
-        "one copy of a message's frames serves every subscription of a batch"
+        "one buffer of a message's frames (pushbus's own) serves every subscription"
     );
     let elsewhere = next(&mut other).await.unwrap();
     assert_eq!(envelope(&elsewhere)["topic"], "chat.other");
