@@ -1,0 +1,168 @@
+//! A Server-Sent Events reader that keeps only what the benchmarks need:
+//! each event's kind, the payload stamp in its `data:` and the last `id:`.
+//! Lines end in LF or CRLF (what pushbus and nchan send).
+
+use std::collections::VecDeque;
+
+use super::http::Body;
+use crate::payload::Stamp;
+
+/// What a subscriber receives, whatever the protocol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    Message(Stamp),
+    /// The server says messages were lost (pushbus's `event: gap`).
+    Gap,
+}
+
+#[derive(Default)]
+pub struct Parser {
+    /// The start of a line cut by the end of a read.
+    partial: Vec<u8>,
+    gap: bool,
+    other_event: bool,
+    stamp: Option<Stamp>,
+    last_id: Vec<u8>,
+}
+
+impl Parser {
+    /// Parses `bytes`, appending each complete event's delivery to `out`.
+    pub fn feed(&mut self, mut bytes: &[u8], out: &mut VecDeque<Delivery>) {
+        while let Some(end) = memchr::memchr(b'\n', bytes) {
+            if self.partial.is_empty() {
+                self.line(&bytes[..end], out);
+            } else {
+                let mut line = std::mem::take(&mut self.partial);
+                line.extend_from_slice(&bytes[..end]);
+                self.line(&line, out);
+                line.clear();
+                self.partial = line;
+            }
+            bytes = &bytes[end + 1..];
+        }
+        self.partial.extend_from_slice(bytes);
+    }
+
+    /// The `id:` of the last event that had one.
+    pub fn last_id(&self) -> &[u8] {
+        &self.last_id
+    }
+
+    fn line(&mut self, line: &[u8], out: &mut VecDeque<Delivery>) {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.is_empty() {
+            return self.dispatch(out);
+        }
+        let (field, value) = match memchr::memchr(b':', line) {
+            Some(0) => return, // a comment
+            Some(colon) => {
+                let value = &line[colon + 1..];
+                (&line[..colon], value.strip_prefix(b" ").unwrap_or(value))
+            }
+            None => (line, &b""[..]),
+        };
+        match field {
+            b"data" if self.stamp.is_none() => self.stamp = Stamp::find(value),
+            b"event" => {
+                self.gap = value == b"gap";
+                self.other_event = value != b"message" && !self.gap;
+            }
+            b"id" => {
+                self.last_id.clear();
+                self.last_id.extend_from_slice(value);
+            }
+            _ => {}
+        }
+    }
+
+    fn dispatch(&mut self, out: &mut VecDeque<Delivery>) {
+        if self.gap {
+            out.push_back(Delivery::Gap);
+        } else if let (Some(stamp), false) = (self.stamp, self.other_event) {
+            out.push_back(Delivery::Message(stamp));
+        }
+        // Presence (join, leave), the preamble and anything without a
+        // payload are not deliveries.
+        self.gap = false;
+        self.other_event = false;
+        self.stamp = None;
+    }
+}
+
+/// An open event stream.
+pub struct Stream {
+    body: Body,
+    parser: Parser,
+    ready: VecDeque<Delivery>,
+}
+
+impl Stream {
+    pub fn new(body: Body) -> Self {
+        Stream {
+            body,
+            parser: Parser::default(),
+            ready: VecDeque::new(),
+        }
+    }
+
+    /// The next delivery; `None` once the stream has ended or failed.
+    pub async fn next(&mut self) -> Option<Delivery> {
+        loop {
+            if let Some(delivery) = self.ready.pop_front() {
+                return Some(delivery);
+            }
+            let (parser, ready) = (&mut self.parser, &mut self.ready);
+            let open = self.body.drain(|data| parser.feed(data, ready)).ok()?;
+            if ready.is_empty() && !(open && self.body.fill().await.ok()?) {
+                return None;
+            }
+        }
+    }
+
+    pub fn last_id(&self) -> &[u8] {
+        self.parser.last_id()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(chunks: &[&[u8]]) -> (Vec<Delivery>, Vec<u8>) {
+        let mut parser = Parser::default();
+        let mut out = VecDeque::new();
+        for chunk in chunks {
+            parser.feed(chunk, &mut out);
+        }
+        (out.into(), parser.last_id().to_vec())
+    }
+
+    #[test]
+    fn reads_messages_gaps_and_ids_across_reads() {
+        let stamp = Stamp { seq: 7, sent_ns: 9 };
+        let payload = stamp.encode();
+        let mut stream =
+            b"retry: 3000\n: padding\n\nid: a-1\nevent: message\ndata: {\"text\":\"".to_vec();
+        stream.extend_from_slice(&payload);
+        stream.extend_from_slice(
+            b"\"}\r\n\r\nevent: join\ndata: {}\n\nid: a-2\nevent: gap\ndata: {}\n\n",
+        );
+        let (cut_a, cut_b) = stream.split_at(40);
+        let (deliveries, id) = parse(&[cut_a, cut_b]);
+        assert_eq!(deliveries, vec![Delivery::Message(stamp), Delivery::Gap]);
+        assert_eq!(id, b"a-2");
+    }
+
+    #[test]
+    fn nchan_events_have_no_event_field() {
+        let mut stream = b": hi\n\nid: 1700000000:0\ndata: ".to_vec();
+        stream.extend_from_slice(&Stamp { seq: 1, sent_ns: 2 }.encode());
+        stream.extend_from_slice(b"\n\n");
+        let (deliveries, id) = parse(&[&stream]);
+        assert_eq!(
+            deliveries,
+            vec![Delivery::Message(Stamp { seq: 1, sent_ns: 2 })]
+        );
+        assert_eq!(id, b"1700000000:0");
+    }
+}

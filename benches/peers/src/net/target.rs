@@ -1,0 +1,166 @@
+//! The servers under test and how each one subscribes and publishes. A
+//! subscriber is always its own connection, as a browser or an app client
+//! would be.
+//!
+//! - `pushbus`: a pushbus chat server (CHAT_API.md): SSE at
+//!   `GET /rooms/{topic}/events?user=bench`, publish with
+//!   `POST /rooms/{topic}/messages` and `{"user":"bench","text":payload}`.
+//!   Every stream uses the same user, so presence announces one join, not
+//!   one per connection.
+//! - `nchan`: nginx with nchan (benches/peers/nchan/nginx.conf): SSE at
+//!   `GET /sub/{topic}`, publish the raw payload with `POST /pub/{topic}`.
+//! - `redis`: `SUBSCRIBE topic` on its own connection; `PUBLISH`.
+//! - `nats`: NATS core, a connection per subscriber (`SUB`); `PUB`.
+
+use std::str::FromStr;
+
+use super::http::Connection;
+use super::scan::StampStream;
+use super::sse::{self, Delivery};
+use super::{nats, redis};
+use crate::payload::LEN;
+use crate::Result;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Pushbus,
+    Nchan,
+    Redis,
+    Nats,
+}
+
+/// A server to test: `KIND=HOST:PORT`, for example `nchan=127.0.0.1:8081`.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub kind: Kind,
+    pub addr: String,
+}
+
+impl FromStr for Target {
+    type Err = String;
+
+    fn from_str(text: &str) -> std::result::Result<Self, String> {
+        let (kind, addr) = text.split_once('=').ok_or("expected KIND=HOST:PORT")?;
+        let kind = match kind {
+            "pushbus" => Kind::Pushbus,
+            "nchan" => Kind::Nchan,
+            "redis" => Kind::Redis,
+            "nats" => Kind::Nats,
+            other => {
+                return Err(format!(
+                    "unknown kind {other} (pushbus, nchan, redis, nats)"
+                ))
+            }
+        };
+        Ok(Target {
+            kind,
+            addr: addr.to_owned(),
+        })
+    }
+}
+
+impl Target {
+    /// Whether subscribers read Server-Sent Events (and can resume).
+    pub fn is_sse(&self) -> bool {
+        matches!(self.kind, Kind::Pushbus | Kind::Nchan)
+    }
+
+    /// Opens one subscriber of `topic`; an SSE subscriber resumes after
+    /// `last_event_id` when given.
+    pub async fn subscribe(
+        &self,
+        topic: &str,
+        last_event_id: Option<&str>,
+    ) -> Result<Subscription> {
+        Ok(match self.kind {
+            Kind::Pushbus | Kind::Nchan => {
+                let path = match self.kind {
+                    Kind::Pushbus => format!("/rooms/{topic}/events?user=bench"),
+                    _ => format!("/sub/{topic}"),
+                };
+                let connection = Connection::open(&self.addr).await?;
+                let body = connection.stream(&path, last_event_id).await?;
+                Subscription::Sse(sse::Stream::new(body))
+            }
+            Kind::Redis => Subscription::Scan(redis::subscribe(&self.addr, topic).await?),
+            Kind::Nats => Subscription::Scan(nats::subscribe(&self.addr, topic).await?),
+        })
+    }
+
+    /// Opens one publishing connection.
+    pub async fn publisher(&self) -> Result<Publisher> {
+        Ok(match self.kind {
+            Kind::Pushbus | Kind::Nchan => {
+                Publisher::Http(self.kind, Connection::open(&self.addr).await?)
+            }
+            Kind::Redis => Publisher::Redis(redis::Publisher::connect(&self.addr).await?),
+            Kind::Nats => Publisher::Nats(nats::Publisher::connect(&self.addr).await?),
+        })
+    }
+}
+
+pub enum Subscription {
+    Sse(sse::Stream),
+    /// Redis and NATS.
+    Scan(StampStream),
+}
+
+impl Subscription {
+    /// The next delivery; `None` once the connection has ended.
+    pub async fn next(&mut self) -> Option<Delivery> {
+        match self {
+            Subscription::Sse(stream) => stream.next().await,
+            Subscription::Scan(stream) => stream.next().await.map(Delivery::Message),
+        }
+    }
+
+    /// The last SSE event id received (empty for other protocols).
+    pub fn last_id(&self) -> &[u8] {
+        match self {
+            Subscription::Sse(stream) => stream.last_id(),
+            _ => b"",
+        }
+    }
+}
+
+pub enum Publisher {
+    Http(Kind, Connection),
+    Redis(redis::Publisher),
+    Nats(nats::Publisher),
+}
+
+impl Publisher {
+    pub async fn publish(&mut self, topic: &str, payload: &[u8; LEN]) -> Result<()> {
+        match self {
+            Publisher::Http(kind, connection) => {
+                let text = std::str::from_utf8(payload)?;
+                let (path, body) = match kind {
+                    Kind::Pushbus => (
+                        format!("/rooms/{topic}/messages"),
+                        format!(r#"{{"user":"bench","text":"{text}"}}"#),
+                    ),
+                    _ => (format!("/pub/{topic}"), text.to_owned()),
+                };
+                let (status, answer) = connection
+                    .post(&path, "application/json", body.as_bytes())
+                    .await?;
+                if !(200..300).contains(&status) {
+                    let answer = String::from_utf8_lossy(&answer);
+                    return Err(format!("POST {path}: {status} {answer}").into());
+                }
+            }
+            Publisher::Redis(publisher) => publisher.publish(topic, payload).await?,
+            Publisher::Nats(publisher) => publisher.publish(topic, payload).await?,
+        }
+        Ok(())
+    }
+
+    /// Waits until the server has read everything published (only NATS
+    /// does not answer each publish).
+    pub async fn flush(&mut self) -> Result<()> {
+        match self {
+            Publisher::Nats(publisher) => publisher.flush().await,
+            _ => Ok(()),
+        }
+    }
+}

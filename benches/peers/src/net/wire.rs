@@ -1,0 +1,57 @@
+//! A TCP connection with one read buffer: the bare socket under every
+//! loopback client. Redis and NATS are driven through it directly, with
+//! the few commands the benchmarks need (`SUBSCRIBE`, `PUBLISH`; `CONNECT`,
+//! `SUB`, `PUB`, `PING`): no client library's buffering or task hand-offs
+//! are measured, for any contender. (The redis crate's PubSub stream and
+//! async-nats's Subscriber, tried first, pass every message through a
+//! channel between tasks: the load client used a whole core at 0.6 M
+//! deliveries a second.)
+
+use bytes::{Buf, BytesMut};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::Result;
+
+const READ_SIZE: usize = 64 * 1024;
+
+pub struct Wire {
+    socket: TcpStream,
+    pub buffer: BytesMut,
+}
+
+impl Wire {
+    pub async fn connect(addr: &str) -> Result<Wire> {
+        let socket = TcpStream::connect(addr).await?;
+        socket.set_nodelay(true)?;
+        Ok(Wire {
+            socket,
+            buffer: BytesMut::with_capacity(READ_SIZE),
+        })
+    }
+
+    pub async fn write(&mut self, bytes: &[u8]) -> Result<()> {
+        Ok(self.socket.write_all(bytes).await?)
+    }
+
+    /// Reads more bytes into the buffer; false at the end of the stream.
+    pub async fn fill(&mut self) -> Result<bool> {
+        self.buffer.reserve(READ_SIZE);
+        Ok(self.socket.read_buf(&mut self.buffer).await? > 0)
+    }
+
+    /// Reads until the buffer holds `token`; consumes the buffer up to and
+    /// including it, and returns what preceded it.
+    pub async fn read_until(&mut self, token: &[u8]) -> Result<BytesMut> {
+        loop {
+            if let Some(at) = memchr::memmem::find(&self.buffer, token) {
+                let before = self.buffer.split_to(at);
+                self.buffer.advance(token.len());
+                return Ok(before);
+            }
+            if !self.fill().await? {
+                return Err("the connection closed".into());
+            }
+        }
+    }
+}
