@@ -26,7 +26,7 @@ VALGRIND := valgrind -q --error-exitcode=1 --leak-check=full \
 
 
 .PHONY: all build demo servers server-c server-rust server-python server-node c-chat-test rust-chat-test e2e-test browser-test tour test lint unit doc loom header header-check ctest \
-	install install-test fuzz-smoke node-test node-chat-test python-test bench bench-full bench-node-sse bench-peers clean
+	install install-test fuzz-smoke node-test node-chat-test python-test bench bench-full bench-node-sse clean
 
 all: build
 
@@ -180,18 +180,14 @@ e2e-test: servers
 browser-test: servers
 	bash tests/browser/run.sh
 
-## Benchmarks: a short run by default; bench-full measures longer.
+## Benchmarks against every peer (benches/scripts/run.sh): the library's
+## criterion benches, ZeroMQ inproc, then Redis, NATS, nchan and the C chat
+## server over loopback; results, tables and charts in benches/results/.
 bench:
-	$(CARGO) bench
+	bash benches/scripts/run.sh quick
 
 bench-full:
-	PUSHBUS_BENCH_FULL=1 $(CARGO) bench
-
-## Against the peers users would pick instead (issue 8, in progress):
-## ZeroMQ, Redis pub/sub, NATS, nchan, in process and over loopback, W1-W6,
-## tables and charts in benches/results (benches/scripts/run.sh).
-bench-peers:
-	bash benches/scripts/run.sh quick
+	bash benches/scripts/run.sh full
 
 ## Node, end to end: the pushbus chat server against a plain node:http SSE
 ## fan-out and socket.io, 1,000 connections, stepped publish rate
