@@ -88,45 +88,8 @@ struct CFanout {
 
 impl Round for CFanout {
     fn round(&mut self) -> usize {
-        use ffi::pushbus_status::PUSHBUS_OK;
-        for _ in 0..BURST {
-            let status = ffi::pushbus_publish(
-                self.bus,
-                c_abi::TOPIC.as_ptr().cast(),
-                c_abi::TOPIC.len(),
-                std::ptr::null(),
-                0,
-                ffi::PUSHBUS_PAYLOAD_BINARY,
-                PAYLOAD.as_ptr(),
-                PAYLOAD.len(),
-                std::ptr::null_mut(),
-            );
-            assert_eq!(status, PUSHBUS_OK);
-        }
-        let (mut delivered, mut bytes) = (0, 0);
-        loop {
-            let mut count = 0;
-            let status = ffi::pushbus_poller_drain(
-                self.poller,
-                self.batch,
-                self.events.as_mut_ptr(),
-                self.events.len(),
-                &mut count,
-            );
-            assert_eq!(status, PUSHBUS_OK);
-            if count == 0 {
-                break;
-            }
-            for event in &self.events[..count] {
-                assert_eq!(event.kind, ffi::PUSHBUS_EVENT_MESSAGE);
-                // SAFETY: a message event's `message` points into the batch,
-                // valid until the next drain.
-                bytes += black_box(unsafe { (*event.message).data_len });
-            }
-            delivered += count;
-        }
-        black_box(bytes);
-        delivered
+        let (bus, poller, batch) = (self.bus, self.poller, self.batch);
+        c_abi::publish_then_drain(bus, poller, batch, &mut self.events, BURST, &PAYLOAD)
     }
 }
 

@@ -53,3 +53,68 @@ pub fn events(len: usize) -> Vec<ffi::pushbus_event> {
     // for which all-zero bytes are a valid value; drains overwrite it.
     vec![unsafe { std::mem::zeroed() }; len]
 }
+
+/// Publishes `payload` to [`TOPIC`] with `pushbus_publish`, as binary.
+pub fn publish(bus: *mut ffi::pushbus_bus, payload: &[u8]) {
+    let status = ffi::pushbus_publish(
+        bus,
+        TOPIC.as_ptr().cast(),
+        TOPIC.len(),
+        std::ptr::null(),
+        0,
+        ffi::PUSHBUS_PAYLOAD_BINARY,
+        payload.as_ptr(),
+        payload.len(),
+        null_mut(),
+    );
+    assert_eq!(status, ffi::pushbus_status::PUSHBUS_OK);
+}
+
+/// One `pushbus_poller_drain` into `events`: how many it filled.
+pub fn drain_once(
+    poller: *mut ffi::pushbus_poller,
+    batch: *mut ffi::pushbus_batch,
+    events: &mut [ffi::pushbus_event],
+) -> usize {
+    let mut count = 0;
+    let status =
+        ffi::pushbus_poller_drain(poller, batch, events.as_mut_ptr(), events.len(), &mut count);
+    assert_eq!(status, ffi::pushbus_status::PUSHBUS_OK);
+    count
+}
+
+/// The one-thread fan-out round through the C ABI: publishes `burst`
+/// copies of `payload`, then drains everything, touching each delivery's
+/// length. Returns the number of deliveries; panics on any gap.
+pub fn publish_then_drain(
+    bus: *mut ffi::pushbus_bus,
+    poller: *mut ffi::pushbus_poller,
+    batch: *mut ffi::pushbus_batch,
+    events: &mut [ffi::pushbus_event],
+    burst: usize,
+    payload: &[u8],
+) -> usize {
+    for _ in 0..burst {
+        publish(bus, payload);
+    }
+    let (mut delivered, mut bytes) = (0, 0);
+    loop {
+        let count = drain_once(poller, batch, events);
+        if count == 0 {
+            break;
+        }
+        for event in &events[..count] {
+            assert_eq!(
+                event.kind,
+                ffi::PUSHBUS_EVENT_MESSAGE,
+                "the ring holds the burst"
+            );
+            // SAFETY: a message event's `message` points into the batch,
+            // valid until the next drain.
+            bytes += std::hint::black_box(unsafe { (*event.message).data_len });
+        }
+        delivered += count;
+    }
+    std::hint::black_box(bytes);
+    delivered
+}
