@@ -77,6 +77,22 @@ fn open_fd(poller: &Poller, p: usize) -> RawFd {
 }
 
 /// A short description of an event, for failure messages.
+/// The batch's `n` events, described; checks on the way that random access
+/// and the iterator's length agree with iteration.
+fn described(batch: &Batch, n: usize) -> Vec<String> {
+    let events: Vec<String> = batch.iter().map(|e| describe(&e)).collect();
+    assert_eq!(events.len(), n);
+    let mut iter = batch.iter();
+    for (index, event) in events.iter().enumerate() {
+        assert_eq!(iter.len(), n - index);
+        iter.next();
+        let got = batch.get(index).map(|e| describe(&e));
+        assert_eq!(got.as_ref(), Some(event), "batch.get({index})");
+    }
+    assert!(iter.next().is_none() && batch.get(n).is_none());
+    events
+}
+
 fn describe(event: &Event<'_>) -> String {
     match event {
         Event::Message(d) => format!(
@@ -843,18 +859,7 @@ impl Harness {
         let mut batch = std::mem::take(&mut self.batch);
         let n = self.pollers[p].drain(&mut batch, max);
         assert_eq!(n, batch.len());
-        let events: Vec<String> = batch.iter().map(|e| describe(&e)).collect();
-        // Random access and the iterator's length agree with iteration.
-        assert_eq!(events.len(), n);
-        let mut iter = batch.iter();
-        for (index, event) in events.iter().enumerate() {
-            assert_eq!(iter.len(), n - index);
-            iter.next();
-            let got = batch.get(index).map(|e| describe(&e));
-            assert_eq!(got.as_ref(), Some(event), "batch.get({index})");
-        }
-        assert!(iter.next().is_none() && batch.get(n).is_none());
-        drop(iter);
+        let events = described(&batch, n);
         assert!(
             n <= max,
             "drain(max = {max}) handed over {n} events: {events:#?}"
@@ -1094,18 +1099,7 @@ fn drain_never_exceeds_max_after_a_stale_resume() {
         bus.publish("t", None, Payload::text("x")).unwrap();
         let mut batch = Batch::new();
         let n = poller.drain(&mut batch, 1);
-        let events: Vec<String> = batch.iter().map(|e| describe(&e)).collect();
-        // Random access and the iterator's length agree with iteration.
-        assert_eq!(events.len(), n);
-        let mut iter = batch.iter();
-        for (index, event) in events.iter().enumerate() {
-            assert_eq!(iter.len(), n - index);
-            iter.next();
-            let got = batch.get(index).map(|e| describe(&e));
-            assert_eq!(got.as_ref(), Some(event), "batch.get({index})");
-        }
-        assert!(iter.next().is_none() && batch.get(n).is_none());
-        drop(iter);
+        let events = described(&batch, n);
         assert!(n <= 1, "{policy:?}: drain(max = 1) handed over {events:#?}");
     }
 }
