@@ -41,7 +41,7 @@ const CAPACITY: usize = 64;
 /// Events per pushbus drain call.
 const DRAIN_MAX: usize = 256;
 /// Subscription counts of W1.
-const FANOUT: [usize; 3] = [1, 100, 10_000];
+const FANOUT: [usize; 4] = [1, 100, 1_000, 10_000];
 /// Topics of W2 (one subscription and one message per topic per round).
 const TOPICS: usize = 10_000;
 /// Subscriptions that never drain in W3.
