@@ -83,7 +83,7 @@ pub struct Batch {
     /// The subscriptions of the delivery runs.
     subscriptions: Vec<u64>,
     topics: Vec<Arc<Topic>>,
-    messages: Vec<Arc<Message>>,
+    messages: Vec<Message>,
     /// The topic (index into `topics`) of each of `messages`.
     message_topics: Vec<u32>,
     gaps: Vec<Gap>,
@@ -151,7 +151,7 @@ pub struct Delivery<'a> {
     /// The subscription it is for.
     pub subscription: SubscriptionId,
     topic: &'a Topic,
-    message: &'a Arc<Message>,
+    message: &'a Message,
 }
 
 impl<'a> Delivery<'a> {
@@ -181,7 +181,7 @@ impl<'a> Delivery<'a> {
 
     /// A shared reference to the message that outlives the batch (no copy).
     #[inline]
-    pub fn shared(&self) -> Arc<Message> {
+    pub fn shared(&self) -> Message {
         self.message.clone()
     }
 
@@ -334,7 +334,7 @@ impl Batch {
         self.messages
             .iter()
             .zip(&self.message_topics)
-            .map(|(message, &topic)| (&*self.topics[topic as usize], &**message))
+            .map(|(message, &topic)| (&*self.topics[topic as usize], message))
     }
 
     /// Index of `topic` in this batch, adding it if it is not the last one
@@ -355,14 +355,14 @@ impl Batch {
     pub(crate) fn add_messages<'m>(
         &mut self,
         topic: u32,
-        messages: impl Iterator<Item = &'m Arc<Message>>,
+        messages: impl Iterator<Item = &'m Message>,
     ) -> u32 {
         let base = self.fresh as u32;
         for message in messages {
             match self.messages.get_mut(self.fresh) {
-                Some(kept) if Arc::ptr_eq(kept, message) => {}
-                Some(stale) => *stale = Arc::clone(message),
-                None => self.messages.push(Arc::clone(message)),
+                Some(kept) if kept.ptr_eq(message) => {}
+                Some(stale) => *stale = message.clone(),
+                None => self.messages.push(message.clone()),
             }
             self.fresh += 1;
         }
@@ -471,9 +471,9 @@ struct Iter<'a> {
     /// The current run's subscriptions after `subscription`.
     subscriptions: std::slice::Iter<'a, u64>,
     /// The current run's messages.
-    run: &'a [Arc<Message>],
+    run: &'a [Message],
     /// What is left of them for `subscription`.
-    messages: std::slice::Iter<'a, Arc<Message>>,
+    messages: std::slice::Iter<'a, Message>,
     /// Events after the current run.
     after_run: usize,
 }
@@ -581,8 +581,8 @@ mod tests {
             Arc::new(Topic::new("a", 1, 0)),
             Arc::new(Topic::new("b", 2, 0)),
         ];
-        let messages: Vec<Arc<Message>> = (1..=4)
-            .map(|seq| Arc::new(Message::new(seq, 0, None, Payload::text("x"))))
+        let messages: Vec<Message> = (1..=4)
+            .map(|seq| Message::new(seq, 0, None, Payload::text("x")))
             .collect();
         let mut batch = Batch::new();
         let a = batch.topic_index(&topics[0]);
@@ -641,8 +641,8 @@ mod tests {
     #[test]
     fn a_recycled_batch_keeps_the_references_it_hands_over_again() {
         let topic = Arc::new(Topic::new("a", 1, 0));
-        let messages: Vec<Arc<Message>> = (1..=3)
-            .map(|seq| Arc::new(Message::new(seq, 0, None, Payload::text("x"))))
+        let messages: Vec<Message> = (1..=3)
+            .map(|seq| Message::new(seq, 0, None, Payload::text("x")))
             .collect();
         let mut batch = Batch::new();
         let a = batch.topic_index(&topic);
@@ -654,7 +654,7 @@ mod tests {
         let first = batch.add_messages(a, messages[..2].iter().chain(&messages[..1]));
         batch.push_messages(2, a, first, 3);
         batch.release_stale();
-        let counts: Vec<usize> = messages.iter().map(Arc::strong_count).collect();
+        let counts: Vec<usize> = messages.iter().map(Message::handles).collect();
         assert_eq!(counts, [3, 2, 1]);
         let seqs: Vec<u64> = batch
             .iter()
@@ -665,6 +665,6 @@ mod tests {
             .collect();
         assert_eq!(seqs, [1, 2, 1]);
         batch.clear();
-        assert_eq!(messages.iter().map(Arc::strong_count).sum::<usize>(), 3);
+        assert_eq!(messages.iter().map(Message::handles).sum::<usize>(), 3);
     }
 }

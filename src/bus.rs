@@ -172,7 +172,7 @@ pub struct Poll {
     /// The topic's epoch: with a message's seq, it makes the message's key.
     pub epoch: u64,
     /// The messages after the starting position, oldest first.
-    pub messages: Vec<Arc<Message>>,
+    pub messages: Vec<Message>,
     /// Set when the starting position was no longer held.
     pub gap: Option<Gap>,
     /// The key to poll from next: the last message returned, or where the
@@ -204,7 +204,7 @@ impl Poll {
     /// The wire frames of one of the returned messages, owned (see
     /// [`crate::frames::MessageFrames`]): a poll's messages outlive it, and
     /// so can their frames, without a copy.
-    pub fn shared_frames(&self, message: &Arc<Message>) -> crate::frames::MessageFrames {
+    pub fn shared_frames(&self, message: &Message) -> crate::frames::MessageFrames {
         crate::frames::MessageFrames::new(message.clone(), &self.topic.name, self.key(message))
     }
 

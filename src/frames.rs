@@ -30,7 +30,6 @@
 //! later); pushbus itself does not depend on any of them.
 
 use std::ops::Range;
-use std::sync::Arc;
 
 use crate::envelope;
 use crate::message::Message;
@@ -84,13 +83,13 @@ impl<'a> Frames<'a> {
 pub struct MessageFrames {
     /// Its frames are encoded: [`MessageFrames::new`] made sure of it, and a
     /// message's frames, once encoded, never change.
-    message: Arc<Message>,
+    message: Message,
 }
 
 impl MessageFrames {
     /// Encodes `message`'s frames if no reader did yet; `topic` and `key`
     /// must be its own.
-    pub(crate) fn new(message: Arc<Message>, topic: &str, key: Position) -> MessageFrames {
+    pub(crate) fn new(message: Message, topic: &str, key: Position) -> MessageFrames {
         message.frames(topic, key);
         MessageFrames { message }
     }
@@ -103,7 +102,7 @@ impl MessageFrames {
     }
 
     /// The message they frame.
-    pub fn message(&self) -> &Arc<Message> {
+    pub fn message(&self) -> &Message {
         &self.message
     }
 

@@ -15,7 +15,6 @@
 //!   must always be able to read the message that woke it.
 
 use std::collections::VecDeque;
-use std::sync::Arc;
 
 use crate::message::Message;
 
@@ -29,7 +28,7 @@ pub(crate) struct RingLimits {
 
 #[derive(Debug, Default)]
 pub(crate) struct Ring {
-    messages: VecDeque<Arc<Message>>,
+    messages: VecDeque<Message>,
     last_seq: u64,
     bytes: usize,
 }
@@ -58,7 +57,7 @@ impl Ring {
     }
 
     /// Appends the next message; its seq must be `last_seq() + 1`.
-    pub fn push(&mut self, message: Arc<Message>) {
+    pub fn push(&mut self, message: Message) {
         debug_assert_eq!(message.seq(), self.last_seq + 1);
         self.last_seq = message.seq();
         self.bytes += message.weight();
@@ -66,13 +65,13 @@ impl Ring {
     }
 
     /// The message numbered `seq`, if held.
-    pub fn get(&self, seq: u64) -> Option<&Arc<Message>> {
+    pub fn get(&self, seq: u64) -> Option<&Message> {
         let index = seq.checked_sub(self.first_seq())?;
         self.messages.get(usize::try_from(index).ok()?)
     }
 
     /// The messages numbered `first..=last`, which must be held.
-    pub fn range(&self, first: u64, last: u64) -> impl Iterator<Item = &Arc<Message>> {
+    pub fn range(&self, first: u64, last: u64) -> impl Iterator<Item = &Message> {
         let start = (first - self.first_seq()) as usize;
         self.messages.range(start..=start + (last - first) as usize)
     }
@@ -148,12 +147,12 @@ mod tests {
 
     fn push(ring: &mut Ring, len: usize, time_ms: u64) {
         let seq = ring.last_seq() + 1;
-        ring.push(Arc::new(Message::new(
+        ring.push(Message::new(
             seq,
             time_ms,
             None,
             Payload::binary(&vec![0; len]),
-        )));
+        ));
     }
 
     const UNLIMITED: RingLimits = RingLimits {

@@ -100,7 +100,6 @@ mod tests {
     use super::*;
     use crate::message::{Message, Payload};
     use crate::ring::RingLimits;
-    use std::sync::Arc;
 
     /// A ring holding seqs 4..=6 of 6.
     fn ring() -> Ring {
@@ -111,7 +110,7 @@ mod tests {
             max_age_ms: None,
         };
         for seq in 1..=6 {
-            ring.push(Arc::new(Message::new(seq, 0, None, Payload::text("x"))));
+            ring.push(Message::new(seq, 0, None, Payload::text("x")));
             ring.evict(&limits, 0);
         }
         ring

@@ -1,7 +1,6 @@
 //! `pushbus_batch` and `pushbus_event`: what a drain hands to C, zero-copy.
 
 use std::ffi::c_char;
-use std::sync::Arc;
 
 use super::bus::payload_kind_code;
 use super::{free_raw, guard, into_raw, mut_arg, pushbus_status, ref_arg};
@@ -359,7 +358,7 @@ pub extern "C" fn pushbus_batch_take(
         let Some(Event::Message(delivery)) = batch.batch.get(index) else {
             return Err(pushbus_status::PUSHBUS_INVALID_ARGUMENT);
         };
-        *out = Arc::into_raw(delivery.shared()).cast();
+        *out = delivery.shared().into_raw().cast();
         Ok(())
     })
 }
@@ -373,17 +372,20 @@ pub extern "C" fn pushbus_message_data(
     len: *mut usize,
 ) -> pushbus_status {
     guard!({
-        // SAFETY: `message` is NULL or from pushbus_batch_take and not freed,
-        // so it points to a live Message; out-pointers NULL or writable.
-        let (message, data, len) = unsafe {
-            (
-                ref_arg(message.cast::<Message>())?,
-                mut_arg(data)?,
-                mut_arg(len)?,
-            )
+        if message.is_null() {
+            return Err(pushbus_status::PUSHBUS_NULL_POINTER);
+        }
+        // SAFETY: out-pointers NULL or writable, per contract.
+        let (data, len) = unsafe { (mut_arg(data)?, mut_arg(len)?) };
+        // SAFETY: `message` is not NULL, so it came from pushbus_batch_take
+        // and is not freed, per contract: a live message handle, which
+        // outlives the payload pointer written here until it is freed.
+        unsafe {
+            Message::borrow_raw(message.cast(), |message| {
+                *data = message.data().as_ptr();
+                *len = message.data().len();
+            })
         };
-        *data = message.data().as_ptr();
-        *len = message.data().len();
         Ok(())
     })
 }
@@ -393,9 +395,9 @@ pub extern "C" fn pushbus_message_data(
 pub extern "C" fn pushbus_message_free(message: *const pushbus_message) {
     guard!({
         if !message.is_null() {
-            // SAFETY: `message` came from Arc::into_raw in pushbus_batch_take
-            // and is released once, per contract.
-            drop(unsafe { Arc::from_raw(message.cast::<Message>()) });
+            // SAFETY: `message` came from Message::into_raw in
+            // pushbus_batch_take and is released once, per contract.
+            drop(unsafe { Message::from_raw(message.cast()) });
         }
         Ok(())
     });
