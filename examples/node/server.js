@@ -97,6 +97,23 @@ function createChatServer(options = {}) {
   const poller = bus.poller({ frames: true });
 
   const counters = { slowClosed: 0, budgetClosed: 0, requests: 0 };
+
+  // Streams with frames queued since the last flush. The poller hands out a
+  // drain's events synchronously; the flush runs on the next tick, after
+  // the drain, so each stream gets one write per drain (not one per
+  // message) and streams that got the same frames share one Buffer.
+  let outbox = [];
+  function queue(stream) {
+    if (outbox.length === 0) process.nextTick(flushOutbox);
+    outbox.push(stream);
+  }
+  function flushOutbox() {
+    const list = outbox;
+    outbox = [];
+    const shared = new Map();
+    for (const stream of list) stream.flush(shared);
+  }
+
   const open = { sse: 0, xhr: 0, iframe: 0, ws: 0, longpoll: 0 };
   const streams = new Set(); // closers of every open stream
 
@@ -413,7 +430,30 @@ function createChatServer(options = {}) {
     let sent = 0;
     let closed = false;
     let badFrom = where.badFrom;
+    let pending = []; // frames queued for the next flush
+    let started = false; // the head and the first frames went through res.write
+    const stream = {
+      /** Writes the queued frames; cuts a slow reader off. */
+      flush(shared) {
+        if (closed || pending.length === 0) return;
+        const frames = pending;
+        pending = [];
+        // Once the head is out on the response's own socket, each flush is
+        // one HTTP chunk, framed once for every stream that shares it, in
+        // one socket write (res.write would add three more: size, CRLF,
+        // CRLF). res.end() still ends the body.
+        if (started && res.socket !== null && res.chunkedEncoding) res.socket.write(payload(frames, true, shared));
+        else res.write(payload(frames, false, shared));
+        started = true;
+        if (res.writableLength > writeLimit || (res.socket && res.socket.writableLength > writeLimit)) {
+          counters.slowClosed++;
+          log(`${kind}: slow reader cut off (${res.writableLength} bytes buffered)`);
+          close(true);
+        }
+      },
+    };
     const close = (destroy) => {
+      if (!destroy && !res.destroyed) stream.flush(new Map());
       if (closed) return;
       closed = true;
       open[kind]--;
@@ -427,15 +467,13 @@ function createChatServer(options = {}) {
     streams.add(closer);
     const write = (buf) => {
       if (closed) return;
-      res.write(buf);
+      if (pending.length === 0) queue(stream);
+      pending.push(buf);
       sent += buf.length;
-      if (res.writableLength > writeLimit || (res.socket && res.socket.writableLength > writeLimit)) {
-        counters.slowClosed++;
-        log(`${kind}: slow reader cut off (${res.writableLength} bytes buffered)`);
-        close(true);
-        return;
-      }
+      // The frame that reaches the budget is the last one sent.
       if (budget && sent >= budget) {
+        stream.flush(new Map());
+        if (closed) return;
         counters.budgetClosed++;
         close(false);
       }
@@ -644,10 +682,11 @@ function createChatServer(options = {}) {
     const topic = `chat.${m[1]}`;
     const who = requestUser(url, auth);
     if (who.fail) return refuseUpgrade(socket, who.fail[0], who.fail[1]);
-    wss.handleUpgrade(req, socket, head, (ws) => websocket(ws, topic, who.user, url, auth));
+    wss.handleUpgrade(req, socket, head, (ws) => websocket(ws, socket, topic, who.user, url, auth));
   });
 
-  function websocket(ws, topic, user, url, auth) {
+  /** Serves one WebSocket; `socket` is its connection (ws writes each frame to it). */
+  function websocket(ws, socket, topic, user, url, auth) {
     const where = streamStart(topic, url.searchParams.get('key'));
     let sub;
     try {
@@ -671,14 +710,29 @@ function createChatServer(options = {}) {
     };
     const closer = () => close(1001, 'server shutting down');
     streams.add(closer);
+    // The socket is corked from the first frame of a drain to the flush
+    // after it: the drain's frames leave in one write. Only then does what
+    // stays buffered tell a slow reader.
+    let corked = false;
+    const stream = {
+      flush() {
+        corked = false;
+        socket.uncork();
+        if (!closed && ws.bufferedAmount > writeLimit) {
+          counters.slowClosed++;
+          log('ws: slow reader cut off');
+          close('terminate');
+        }
+      },
+    };
     const send_ = (buf) => {
       if (closed) return;
-      ws.send(buf, { binary: false });
-      if (ws.bufferedAmount > writeLimit) {
-        counters.slowClosed++;
-        log('ws: slow reader cut off');
-        close('terminate');
+      if (!corked) {
+        corked = true;
+        socket.cork();
+        queue(stream);
       }
+      ws.send(buf, { binary: false });
     };
     if (user !== null) {
       try {
@@ -751,6 +805,30 @@ function createChatServer(options = {}) {
 }
 
 const NEWLINE = Buffer.from('\n');
+const CRLF = Buffer.from('\r\n');
+
+/**
+ * The frames as one Buffer, or as one HTTP/1.1 chunk when `chunked`;
+ * streams that got the same frames in one flush share it through `shared`
+ * (keyed by the first frame).
+ */
+function payload(frames, chunked, shared) {
+  let entry = shared.get(frames[0]);
+  if (entry === undefined || !sameFrames(entry.frames, frames)) {
+    const fresh = { frames, data: frames.length === 1 ? frames[0] : Buffer.concat(frames), chunk: null };
+    if (entry === undefined) shared.set(frames[0], fresh);
+    entry = fresh;
+  }
+  if (!chunked) return entry.data;
+  if (entry.chunk === null) entry.chunk = Buffer.concat([Buffer.from(`${entry.data.length.toString(16)}\r\n`), entry.data, CRLF]);
+  return entry.chunk;
+}
+
+function sameFrames(a, b) {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
 
 function parseArgs(argv) {
   const out = {};

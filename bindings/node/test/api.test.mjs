@@ -299,6 +299,30 @@ test('frames are encoded once per message and shared by its subscribers', async 
   }
 });
 
+test('a drain of several messages to several subscribers gives each delivery its own message and frames', () => {
+  const bus = new Bus();
+  try {
+    const poller = bus.poller({ frames: true });
+    const subs = [poller.subscribe('g'), poller.subscribe('g'), poller.subscribe('g')];
+    const keys = [];
+    for (let i = 0; i < 5; i++) keys.push(bus.publish('g', { i }, { event: 'message' }));
+    // Each subscriber gets its run of messages before the next one does:
+    // consecutive deliveries alternate between messages.
+    const events = poller.drain();
+    assert.equal(events.length, 15);
+    for (const sub of subs) {
+      const mine = events.filter((e) => e.subscription === sub);
+      assert.deepEqual(mine.map((m) => m.key), keys);
+      assert.deepEqual(mine.map((m) => m.json().i), [0, 1, 2, 3, 4]);
+      for (const m of mine) assert.equal(m.frames.sse.toString().split('\n')[0], `id: ${m.key}`);
+    }
+    const byKey = (sub, key) => events.find((e) => e.subscription === sub && e.key === key);
+    assert.equal(byKey(subs[0], keys[3]).frames, byKey(subs[2], keys[3]).frames, 'one copy per message');
+  } finally {
+    bus.close();
+  }
+});
+
 test('presence: joined while the subscription is open, leases and leave', async () => {
   const bus = new Bus();
   try {
