@@ -1,7 +1,10 @@
 #include "conn.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <limits.h>
+#include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "server.h"
@@ -9,6 +12,22 @@
 /* What one read asks for: a request head or a burst of frames, without
  * making every connection's input buffer large. */
 enum { READ_CHUNK = 16 * 1024 };
+
+/* One piece queued by conn_queue, in the drain-wide queue: borrowed bytes,
+ * or a few copied ones. */
+struct piece {
+    const uint8_t *base; /* NULL: the bytes are in `copy` */
+    size_t len;
+    int next;            /* the connection's next piece */
+    uint8_t copy[CONN_QUEUE_COPY_MAX];
+};
+
+/* The pieces of every connection touched by the drain; grown as needed,
+ * emptied when the drain ends. */
+static struct piece *pieces;
+static int piece_count, piece_cap;
+/* A connection's queue as writev takes it. */
+static struct iovec gather[IOV_MAX];
 
 static bool keep(struct conn *c, const struct iovec *iov, int count, size_t skip) {
     for (int i = 0; i < count; i++) {
@@ -43,6 +62,9 @@ static bool write_failed(struct conn *c) {
 }
 
 bool conn_send(struct conn *c, const struct iovec *iov, int count) {
+    if (c->queue_count > 0 && !conn_write_queued(c)) {
+        return false;
+    }
     if (c->closed) {
         return false;
     }
@@ -57,6 +79,81 @@ bool conn_send(struct conn *c, const struct iovec *iov, int count) {
         c->last_write_ms = c->server->now_ms;
     }
     return keep(c, iov, count, written);
+}
+
+static bool grow_pieces(int need) {
+    if (need <= piece_cap) {
+        return true;
+    }
+    int cap = piece_cap ? piece_cap : 1024;
+    while (cap < need) {
+        cap *= 2;
+    }
+    struct piece *grown = realloc(pieces, (size_t)cap * sizeof *grown);
+    if (grown == NULL) {
+        return false;
+    }
+    pieces = grown;
+    piece_cap = cap;
+    return true;
+}
+
+bool conn_queue(struct conn *c, const struct iovec *iov, int count, unsigned copy) {
+    if (c->closed) {
+        return false;
+    }
+    if (c->queue_count + count > IOV_MAX && !conn_write_queued(c)) {
+        return false;
+    }
+    if (c->out.len > 0) {
+        return conn_send(c, iov, count); /* behind: it joins what waits in `out` */
+    }
+    if (!grow_pieces(piece_count + count)) {
+        server_log(c->server, "out of memory for a connection's output: closing it");
+        server_close(c);
+        return false;
+    }
+    for (int i = 0; i < count; i++) {
+        struct piece *p = &pieces[piece_count];
+        p->len = iov[i].iov_len;
+        p->base = iov[i].iov_base;
+        p->next = -1;
+        if (copy & (1u << i)) {
+            assert(p->len <= sizeof p->copy);
+            memcpy(p->copy, p->base, p->len);
+            p->base = NULL;
+        }
+        if (c->queue_count == 0) {
+            c->queue_first = piece_count;
+        } else {
+            pieces[c->queue_last].next = piece_count;
+        }
+        c->queue_last = piece_count++;
+        c->queue_count++;
+    }
+    return true;
+}
+
+bool conn_write_queued(struct conn *c) {
+    int count = c->queue_count;
+    c->queue_count = 0;
+    if (c->closed) {
+        return false; /* its session (and borrowed bytes) may be gone: nothing to read */
+    }
+    int n = 0;
+    for (int i = c->queue_first; n < count; i = pieces[i].next) {
+        const struct piece *p = &pieces[i];
+        gather[n++] = (struct iovec){.iov_base = (void *)(p->base ? p->base : p->copy), .iov_len = p->len};
+    }
+    return n == 0 || conn_send(c, gather, n);
+}
+
+void conn_queue_reset(void) { piece_count = 0; }
+
+void conn_queue_free(void) {
+    free(pieces);
+    pieces = NULL;
+    piece_count = piece_cap = 0;
 }
 
 bool conn_send_bytes(struct conn *c, const void *bytes, size_t len) {

@@ -47,6 +47,11 @@ struct conn {
     } session;                /* the mode's own state */
     struct conn *prev, *next; /* the server's open connections */
     struct conn *next_closed; /* the server's closed ones, waiting to be freed */
+    /* Bytes queued during a drain (conn_queue): `queue_count` pieces from
+     * `queue_first` on, written with one writev when the drain ends. */
+    int queue_first, queue_last, queue_count;
+    bool touched;              /* an event reached it in this drain (server.c) */
+    struct conn *next_touched; /* the drain's other touched connections */
 };
 
 /* Sends the bytes of iov: written at once when nothing is waiting, the
@@ -54,6 +59,29 @@ struct conn {
  * (now or before): the socket failed, memory ran out, or `out` passed its
  * limit (a reader that does not read: cut off, it resumes with its key). */
 bool conn_send(struct conn *c, const struct iovec *iov, int count);
+
+/* Like conn_send, but a drain's events queue their frames to be written
+ * together by conn_write_queued: one syscall per connection per drain,
+ * not one per event. Pieces whose bit is set in `copy` are copied (at most
+ * CONN_QUEUE_COPY_MAX bytes: a chunk size line, a frame header); the others
+ * are borrowed and must stay valid until the queue is written (a batch's
+ * frames: its batch is released after). Ends up in conn_send when the
+ * connection is already behind (`out` not empty). */
+bool conn_queue(struct conn *c, const struct iovec *iov, int count, unsigned copy);
+
+enum { CONN_QUEUE_COPY_MAX = 24 };
+
+/* Writes what conn_queue queued for the connection (conn_send's rules:
+ * the rest goes to `out`, a reader past `out_limit` is cut off); false when
+ * the connection is closed. conn_send writes the queue first on its own,
+ * so bytes always leave in the order they were given. */
+bool conn_write_queued(struct conn *c);
+
+/* Forgets every queued piece once the drain's connections are written. */
+void conn_queue_reset(void);
+
+/* Frees the queue's memory (at exit). */
+void conn_queue_free(void);
 
 /* conn_send of one piece. */
 bool conn_send_bytes(struct conn *c, const void *bytes, size_t len);

@@ -14,11 +14,16 @@
 
 struct sub_route;
 
+/* Drains per loop turn (each of at most 256 events): sockets get their turn too. */
+enum { DRAIN_ROUNDS = 8 };
+
 struct server {
     struct config config;
     pushbus_bus *bus;
     pushbus_poller *poller; /* every subscription of every connection */
-    pushbus_batch *batch;
+    /* One per drain round: every round's frames stay valid until the
+     * drain's queued writes are done (see drain in server.c). */
+    pushbus_batch *batches[DRAIN_ROUNDS];
     int epoll_fd;
     int listen_fd;
     int signal_fd;
@@ -28,8 +33,10 @@ struct server {
     bool stopping;
     struct timer_heap timers;
     struct sub_route *routes; /* subscription id -> connection (subs.c) */
+    struct sub_route *last_route; /* subs_find's last answer: a drain's events come in runs per subscription */
     struct conn *conns;       /* open connections */
     struct conn *closed;      /* closed this turn: freed at its end */
+    struct conn *touched;     /* reached by an event in the drain under way */
     struct metrics metrics;
 };
 

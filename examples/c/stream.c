@@ -1,7 +1,6 @@
 #include "stream.h"
 
 #include <assert.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -31,11 +30,30 @@ static const uint8_t NULL_JSON[] = "null";
 
 enum { MAX_PARTS = 3 }; /* the most pieces of one event: script open, envelope, script close */
 
+/* "%zx\r\n" without snprintf, which cost 690 instructions of the 1,600 a
+ * delivery took in the fan-out (callgrind, BENCHMARKS.md issue 8). */
+static size_t chunk_size_line(char out[CONN_QUEUE_COPY_MAX], size_t size) {
+    static const char HEX[] = "0123456789abcdef";
+    char digits[2 * sizeof size];
+    size_t n = 0;
+    do {
+        digits[n++] = HEX[size & 15];
+        size >>= 4;
+    } while (size != 0);
+    for (size_t i = 0; i < n; i++) {
+        out[i] = digits[n - 1 - i];
+    }
+    out[n] = '\r';
+    out[n + 1] = '\n';
+    return n + 2;
+}
+
 /* Writes the parts as one HTTP chunk (bare on HTTP/1.0, where the stream
- * ends with the connection). */
-static bool send_chunk(struct conn *c, struct stream *s, const struct iovec *parts, int count) {
+ * ends with the connection). `borrowed`: the parts stay valid until the
+ * drain ends (a batch's frames), so the chunk is queued (conn_queue). */
+static bool send_chunk(struct conn *c, struct stream *s, const struct iovec *parts, int count, bool borrowed) {
     assert(count <= MAX_PARTS);
-    char size_line[24];
+    char size_line[CONN_QUEUE_COPY_MAX];
     struct iovec iov[MAX_PARTS + 2];
     size_t total = 0;
     int n = 0;
@@ -43,8 +61,7 @@ static bool send_chunk(struct conn *c, struct stream *s, const struct iovec *par
         total += parts[i].iov_len;
     }
     if (s->chunked) {
-        int len = snprintf(size_line, sizeof size_line, "%zx\r\n", total);
-        iov[n++] = (struct iovec){.iov_base = size_line, .iov_len = (size_t)len};
+        iov[n++] = (struct iovec){.iov_base = size_line, .iov_len = chunk_size_line(size_line, total)};
     }
     for (int i = 0; i < count; i++) {
         iov[n++] = parts[i];
@@ -54,7 +71,8 @@ static bool send_chunk(struct conn *c, struct stream *s, const struct iovec *par
     }
     s->sent += total;
     s->last_sent_ms = c->server->now_ms;
-    return conn_send(c, iov, n);
+    /* The size line is on this stack: copied; the rest is borrowed or static. */
+    return borrowed ? conn_queue(c, iov, n, s->chunked ? 1u : 0u) : conn_send(c, iov, n);
 }
 
 static struct iovec part(const void *bytes, size_t len) { return (struct iovec){.iov_base = (void *)bytes, .iov_len = len}; }
@@ -62,15 +80,15 @@ static struct iovec part(const void *bytes, size_t len) { return (struct iovec){
 /* One message or gap: an SSE event as pushbus framed it, else its envelope
  * as an NDJSON line or a script. */
 static bool send_event(struct conn *c, struct stream *s, const uint8_t *sse, size_t sse_len, const uint8_t *envelope,
-                       size_t envelope_len) {
+                       size_t envelope_len, bool borrowed) {
     switch (s->kind) {
     case TRANSPORT_SSE: {
         struct iovec parts[] = {part(sse, sse_len)};
-        return send_chunk(c, s, parts, 1);
+        return send_chunk(c, s, parts, 1, borrowed);
     }
     case TRANSPORT_XHR: {
         struct iovec parts[] = {part(envelope, envelope_len), part(NEWLINE, 1)};
-        return send_chunk(c, s, parts, 2);
+        return send_chunk(c, s, parts, 2, borrowed);
     }
     default: {
         const uint8_t *close;
@@ -78,7 +96,7 @@ static bool send_event(struct conn *c, struct stream *s, const uint8_t *sse, siz
         pushbus_iframe_script_close(&close, &close_len);
         struct iovec parts[] = {part(s->script_open.ptr, s->script_open.len), part(envelope, envelope_len),
                                 part(close, close_len)};
-        return send_chunk(c, s, parts, 3);
+        return send_chunk(c, s, parts, 3, borrowed);
     }
     }
 }
@@ -89,13 +107,13 @@ static bool send_heartbeat(struct conn *c, struct stream *s) {
         size_t len;
         pushbus_sse_heartbeat(&ping, &len);
         struct iovec parts[] = {part(ping, len)};
-        return send_chunk(c, s, parts, 1);
+        return send_chunk(c, s, parts, 1, false);
     }
     if (s->kind == TRANSPORT_XHR) {
         struct iovec parts[] = {part(NEWLINE, 1)};
-        return send_chunk(c, s, parts, 1);
+        return send_chunk(c, s, parts, 1, false);
     }
-    return send_event(c, s, NULL, 0, NULL_JSON, 4);
+    return send_event(c, s, NULL, 0, NULL_JSON, 4, false);
 }
 
 /* Ends the stream cleanly: the last chunk, then the connection serves
@@ -116,7 +134,7 @@ static void stream_end(struct conn *c) {
 /* The gap that follows an unparsable key, naming the client's key. */
 static bool send_rewritten_gap(struct conn *c, struct stream *s, const pushbus_gap_info *gap, const pushbus_buf *envelope) {
     if (s->kind != TRANSPORT_SSE) {
-        return send_event(c, s, NULL, 0, envelope->ptr, envelope->len);
+        return send_event(c, s, NULL, 0, envelope->ptr, envelope->len, false);
     }
     char id[PUSHBUS_KEY_MAX_LEN];
     size_t id_len;
@@ -126,7 +144,7 @@ static bool send_rewritten_gap(struct conn *c, struct stream *s, const pushbus_g
         server_close(c);
         return false;
     }
-    bool sent = send_event(c, s, event.ptr, event.len, NULL, 0);
+    bool sent = send_event(c, s, event.ptr, event.len, NULL, 0, false);
     pushbus_buf_free(&event);
     return sent;
 }
@@ -144,7 +162,7 @@ void stream_on_event(struct conn *c, const pushbus_event *event, const pushbus_b
         sent = send_rewritten_gap(c, s, event->gap, &gap_envelope);
         pushbus_buf_free(&gap_envelope);
     } else if (pushbus_batch_frames(batch, index, &frames) == PUSHBUS_OK) {
-        sent = send_event(c, s, frames.sse, frames.sse_len, frames.envelope, frames.envelope_len);
+        sent = send_event(c, s, frames.sse, frames.sse_len, frames.envelope, frames.envelope_len, true);
     } else {
         server_close(c);
         return;
@@ -241,7 +259,7 @@ static void stream_open(const struct room_request *rq, struct stream *s, const c
     if (reply_end_stream(&reply, &q->to)) {
         c->out_limit = server->config.write_buffer_bytes;
         struct iovec parts[] = {part(preamble->ptr, preamble->len)};
-        send_chunk(c, s, parts, 1);
+        send_chunk(c, s, parts, 1, false);
     }
 }
 

@@ -39,20 +39,24 @@ static struct sub_route *find(const struct server *server, uint64_t id) {
 void subs_close(struct server *server, uint64_t id) {
     pushbus_unsubscribe(server->poller, id);
     struct sub_route *route = find(server, id);
+    server->last_route = NULL;
     if (route != NULL) {
         HASH_DEL(server->routes, route);
         free(route);
     }
 }
 
-struct conn *subs_find(const struct server *server, uint64_t id) {
-    struct sub_route *route = find(server, id);
-    return route ? route->conn : NULL;
+struct conn *subs_find(struct server *server, uint64_t id) {
+    if (server->last_route == NULL || server->last_route->id != id) {
+        server->last_route = find(server, id);
+    }
+    return server->last_route ? server->last_route->conn : NULL;
 }
 
 void subs_forget_all(struct server *server) {
     struct sub_route *route;
     struct sub_route *next;
+    server->last_route = NULL;
     HASH_ITER(hh, server->routes, route, next) {
         HASH_DEL(server->routes, route);
         free(route);

@@ -20,7 +20,7 @@ bool subs_open(struct server *server, struct conn *c, const struct room *room, c
 void subs_close(struct server *server, uint64_t id);
 
 /* The connection fed by subscription `id`, or NULL once it is closed. */
-struct conn *subs_find(const struct server *server, uint64_t id);
+struct conn *subs_find(struct server *server, uint64_t id);
 
 /* Forgets every route (the poller's free closes the subscriptions). */
 void subs_forget_all(struct server *server);

@@ -27,7 +27,9 @@ struct ws_session {
     uint64_t next_ping_ms;
 };
 
-static bool send_frame(struct conn *c, uint32_t opcode, const uint8_t *data, size_t len) {
+/* `borrowed`: the data stays valid until the drain ends (a batch's
+ * frames), so the frame is queued (conn_queue) with a copy of its header. */
+static bool send_frame(struct conn *c, uint32_t opcode, const uint8_t *data, size_t len, bool borrowed) {
     uint8_t header[PUSHBUS_WS_HEADER_MAX_LEN];
     size_t header_len;
     if (pushbus_ws_frame_header(opcode, len, header, &header_len) != PUSHBUS_OK) {
@@ -35,7 +37,7 @@ static bool send_frame(struct conn *c, uint32_t opcode, const uint8_t *data, siz
         return false;
     }
     struct iovec iov[2] = {{.iov_base = header, .iov_len = header_len}, {.iov_base = (void *)data, .iov_len = len}};
-    return conn_send(c, iov, 2);
+    return borrowed ? conn_queue(c, iov, 2, 1u) : conn_send(c, iov, 2);
 }
 
 static void unsubscribe(struct conn *c, struct ws_session *s) {
@@ -70,7 +72,7 @@ static void on_message(struct conn *c, const pushbus_ws_message *message) {
     case PUSHBUS_WS_TEXT:
     case PUSHBUS_WS_BINARY:
         if (!s->chat) {
-            send_frame(c, message->kind, message->data, message->len);
+            send_frame(c, message->kind, message->data, message->len, false);
         } else if (message->kind == PUSHBUS_WS_TEXT) {
             pushbus_key key;
             const char *why;
@@ -84,7 +86,7 @@ static void on_message(struct conn *c, const pushbus_ws_message *message) {
         }
         break;
     case PUSHBUS_WS_PING:
-        send_frame(c, PUSHBUS_WS_PONG, message->data, message->len);
+        send_frame(c, PUSHBUS_WS_PONG, message->data, message->len, false);
         break;
     case PUSHBUS_WS_CLOSE:
         send_close(c, message->close_code, "");
@@ -136,10 +138,10 @@ void ws_on_event(struct conn *c, const pushbus_event *event, const pushbus_batch
     if (event->kind == PUSHBUS_EVENT_CLOSED) {
         send_close(c, 1011, "the subscription closed: reconnect with your key");
     } else if (event->kind == PUSHBUS_EVENT_GAP && resume_take_gap(&s->resume, &s->room, event->gap, &gap_envelope)) {
-        send_frame(c, PUSHBUS_WS_TEXT, gap_envelope.ptr, gap_envelope.len);
+        send_frame(c, PUSHBUS_WS_TEXT, gap_envelope.ptr, gap_envelope.len, false);
         pushbus_buf_free(&gap_envelope);
     } else if (pushbus_batch_frames(batch, index, &frames) == PUSHBUS_OK) {
-        send_frame(c, PUSHBUS_WS_TEXT, frames.envelope, frames.envelope_len);
+        send_frame(c, PUSHBUS_WS_TEXT, frames.envelope, frames.envelope_len, true);
     } else {
         server_close(c);
     }
@@ -169,7 +171,7 @@ void ws_on_timer(struct conn *c) {
     }
     if (now >= s->next_ping_ms) {
         s->next_ping_ms = now + c->server->config.heartbeat_ms;
-        send_frame(c, PUSHBUS_WS_PING, NULL, 0);
+        send_frame(c, PUSHBUS_WS_PING, NULL, 0, false);
     }
 }
 

@@ -1,0 +1,126 @@
+"""A drain's events reach each connection in one write (server.c, conn_queue):
+bursts must still arrive whole and in order on every reader, and a reader
+that does not read must still be cut off at its output limit."""
+
+from __future__ import annotations
+
+import json
+import threading
+from typing import Iterator, List
+
+import h11
+import pytest
+
+from conftest import Server, start
+from wire import Wire, request
+
+READERS = 4
+# Pipelined a hundred at a time: each drain holds many events per reader.
+BURST = 2000
+
+
+class SseReader(threading.Thread):
+    """Reads one SSE stream (chunked, parsed by h11) until `want` messages or its end."""
+
+    def __init__(self, server: Server, room: str, want: int, rcvbuf: int | None = None) -> None:
+        super().__init__(daemon=True)
+        self.wire = Wire(server.port, timeout=10, rcvbuf=rcvbuf)
+        self.wire.send(request(f"/rooms/{room}/events"))
+        self.want = want
+        self.texts: List[str] = []
+        self.seqs: List[int] = []
+        self.error: str | None = None
+
+    def run(self) -> None:
+        parser = h11.Connection(our_role=h11.CLIENT)
+        parser.send(h11.Request(method="GET", target="/", headers=[("Host", "x")]))
+        parser.send(h11.EndOfMessage())
+        text = ""
+        try:
+            while len(self.texts) < self.want:
+                event = parser.next_event()
+                if event is h11.NEED_DATA:
+                    data = self.wire.recv()
+                    if not data:
+                        return
+                    parser.receive_data(data)
+                elif isinstance(event, h11.Data):
+                    text += bytes(event.data).decode()
+                    *blocks, text = text.split("\n\n")
+                    for block in blocks:
+                        self.take(block)
+                elif isinstance(event, (h11.EndOfMessage, h11.ConnectionClosed)):
+                    return
+        except Exception as error:  # reported by the test, not lost in the thread
+            self.error = repr(error)
+
+    def take(self, block: str) -> None:
+        fields = dict(line.split(": ", 1) for line in block.split("\n") if ": " in line and not line.startswith(":"))
+        if fields.get("event") == "message":
+            envelope = json.loads(fields["data"])
+            self.texts.append(envelope["data"]["text"])
+            self.seqs.append(envelope["seq"])
+
+
+def publish(server: Server, room: str, texts: List[str]) -> None:
+    """Posts the texts in order, pipelined a hundred at a time."""
+    with Wire(server.port) as wire:
+        for start_at in range(0, len(texts), 100):
+            batch = texts[start_at:start_at + 100]
+            wire.send(b"".join(request(f"/rooms/{room}/messages", "POST",
+                                       body=json.dumps({"user": "burst", "text": t}).encode()) for t in batch))
+            for _ in batch:
+                response = wire.response()
+                assert response is not None and response.status == 201
+
+
+def open_readers(server: Server, room: str, count: int, want: int) -> List[SseReader]:
+    subscriptions = server.metric("pushbus_subscriptions")
+    readers = [SseReader(server, room, want) for _ in range(count)]
+    server.wait_metric("pushbus_subscriptions", subscriptions + count)
+    for reader in readers:
+        reader.start()
+    return readers
+
+
+def assert_complete_in_order(readers: List[SseReader], texts: List[str]) -> None:
+    for reader in readers:
+        reader.join(30)
+        assert not reader.is_alive(), f"a reader still waits, with {len(reader.texts)} of {len(texts)}"
+        assert reader.error is None, reader.error
+        assert reader.texts == texts
+        assert reader.seqs == list(range(reader.seqs[0], reader.seqs[0] + len(texts)))
+
+
+def test_a_burst_reaches_every_reader_whole_and_in_order(server: Server, room: str) -> None:
+    texts = [f"m{i}" for i in range(BURST)]
+    readers = open_readers(server, room, READERS, len(texts))
+    publish(server, room, texts)
+    assert_complete_in_order(readers, texts)
+    for reader in readers:
+        reader.wire.sock.close()
+
+
+@pytest.fixture(scope="module")
+def bounded_server() -> Iterator[Server]:
+    """A 256 KiB output limit and every message of a 6 MB flood kept for replay."""
+    yield from start("coalescing-bounded", {"WRITE_BUFFER_BYTES": str(256 * 1024), "REPLAY_MESSAGES": "2048"})
+
+
+def test_a_reader_that_never_reads_is_cut_off_while_the_others_get_everything(bounded_server: Server,
+                                                                               room: str) -> None:
+    server = bounded_server
+    cut_off = server.metric("chat_slow_readers_closed_total")
+    subscriptions = server.metric("pushbus_subscriptions")
+    with Wire(server.port, rcvbuf=4096) as stalled:
+        stalled.send(request(f"/rooms/{room}/events"))
+        server.wait_metric("pushbus_subscriptions", subscriptions + 1)
+        # 1,500 messages of 4 KB: more than the kernel's buffers (at most 4 MB here) and the limit hold.
+        texts = [f"{i:06d}" + "z" * 4000 for i in range(1500)]
+        readers = open_readers(server, room, 2, len(texts))
+        publish(server, room, texts)
+        assert_complete_in_order(readers, texts)
+        assert server.metric("chat_slow_readers_closed_total") == cut_off + 1
+        assert stalled.closed_within(5)
+    for reader in readers:
+        reader.wire.sock.close()
