@@ -16,6 +16,8 @@
 //! consumer that is late for a moment loses nothing; `missing` counts any
 //! delivery that never came.
 
+// Shared with the library's benches, which use the rest of it.
+#[allow(dead_code)]
 #[path = "../../../support/c_abi.rs"]
 mod c_abi;
 

@@ -15,8 +15,9 @@
 //! - W6 ([`resume_storm`]): SSE clients reconnect at once, each with a
 //!   `Last-Event-ID` `behind` messages back; the time until all caught up.
 //!
-//! Publishing: `publishers` connections at once (HTTP answers each POST
-//! before the next goes on the same connection; Redis and NATS pipeline).
+//! Publishing: `publishers` connections at once. HTTP answers each POST
+//! and Redis each PUBLISH before the next goes on the same connection;
+//! NATS does not answer PUB, so its publishers stream.
 //! A message's send time is read just before its publish is written;
 //! latency is its receive time minus that, on the same monotonic clock.
 
