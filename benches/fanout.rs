@@ -19,6 +19,8 @@
 
 #[path = "support/c_abi.rs"]
 mod c_abi;
+#[path = "support/rounds.rs"]
+mod rounds;
 #[path = "support/settings.rs"]
 mod settings;
 
@@ -30,66 +32,25 @@ use criterion::{
     criterion_group, criterion_main, BenchmarkGroup, BenchmarkId, Criterion, SamplingMode,
     Throughput,
 };
-use pushbus::{ffi, Batch, Bus, Config, Event, Payload, Poller, Start};
+use pushbus::Payload;
+use rounds::{
+    behind, PushbusCAbiFanout, PushbusFanout, PushbusTopics, Round, BEHIND, BURST, CAPACITY,
+    PAYLOAD,
+};
 
-/// Every message's payload.
-const PAYLOAD: [u8; 64] = [0xAB; 64];
-/// Messages published per round in W1.
-const BURST: usize = 64;
-/// Ring and channel capacity of every contender: holds a whole W1 burst.
-const CAPACITY: usize = 64;
-/// Events per pushbus drain call.
-const DRAIN_MAX: usize = 256;
 /// Subscription counts of W1.
 const FANOUT: [usize; 4] = [1, 100, 1_000, 10_000];
 /// Topics of W2 (one subscription and one message per topic per round).
 const TOPICS: usize = 10_000;
-/// Subscriptions that never drain in W3.
-const BEHIND: usize = 10_000;
 
 /// What every peer passes around: a shared, immutable payload, the closest
 /// equivalent of a pushbus message.
 type Shared = Arc<[u8]>;
 
-/// One contender set up for a "publish a burst, then drain" round.
-trait Round {
-    /// Publishes one burst, drains every delivery; returns how many there were.
-    fn round(&mut self) -> usize;
-}
-
-/// A pushbus config for benchmarks: no janitor thread to compete for the
-/// two cores, and a ring of `ring` messages.
-fn pushbus_config(ring: usize) -> Config {
-    let mut config = Config::default();
-    config.ring_max_messages = ring;
-    config.janitor_interval = None;
-    config
-}
-
 /// A new message for a peer: like a pushbus publish, it copies the
 /// publisher's bytes into one shared allocation.
 fn message() -> Shared {
     Arc::from(&PAYLOAD[..])
-}
-
-/// Drains `poller` until it is empty, touching every delivery.
-fn drain_pushbus(poller: &Poller, batch: &mut Batch) -> usize {
-    let (mut delivered, mut bytes) = (0, 0);
-    while poller.drain(batch, DRAIN_MAX) > 0 {
-        for event in batch.iter() {
-            match event {
-                Event::Message(delivery) => {
-                    bytes += black_box(delivery.message().data()).len();
-                    delivered += 1;
-                }
-                // A gap or a close would mean the ring was too small for
-                // the burst, and the round would be doing less work.
-                other => panic!("pushbus lost messages in a benchmark: {other:?}"),
-            }
-        }
-    }
-    black_box(bytes);
-    delivered
 }
 
 /// Drains one peer receiver through its `try_recv`, touching every value.
@@ -101,80 +62,6 @@ fn drain_peer<E>(mut try_recv: impl FnMut() -> Result<Shared, E>) -> usize {
     }
     black_box(bytes);
     delivered
-}
-
-/// W1 on pushbus: `n` subscriptions to one topic in one poller.
-struct PushbusFanout {
-    bus: Bus,
-    poller: Poller,
-    batch: Batch,
-}
-
-impl PushbusFanout {
-    fn new(n: usize) -> Self {
-        let bus = Bus::new(pushbus_config(CAPACITY)).expect("valid config");
-        let poller = bus.poller();
-        for _ in 0..n {
-            poller
-                .subscribe(&["fanout"], Start::Now)
-                .expect("subscribe");
-        }
-        PushbusFanout {
-            bus,
-            poller,
-            batch: Batch::with_capacity(DRAIN_MAX),
-        }
-    }
-}
-
-impl Round for PushbusFanout {
-    fn round(&mut self) -> usize {
-        for _ in 0..BURST {
-            self.bus
-                .publish("fanout", None, Payload::binary(&PAYLOAD))
-                .expect("publish");
-        }
-        drain_pushbus(&self.poller, &mut self.batch)
-    }
-}
-
-/// W1 on pushbus through its C ABI, as a C, Python or Node server drives it:
-/// the same round, with every call an `extern "C"` function and each drain
-/// filling a caller's array of `pushbus_event` (issue: at 256 events per
-/// call, at least 2/3 of the Rust API's rate).
-struct PushbusCAbiFanout {
-    bus: *mut ffi::pushbus_bus,
-    poller: *mut ffi::pushbus_poller,
-    batch: *mut ffi::pushbus_batch,
-    events: Vec<ffi::pushbus_event>,
-}
-
-impl PushbusCAbiFanout {
-    fn new(n: usize) -> Self {
-        let (bus, poller, batch) = c_abi::fanout(CAPACITY, n);
-        let events = c_abi::events(DRAIN_MAX);
-        PushbusCAbiFanout {
-            bus,
-            poller,
-            batch,
-            events,
-        }
-    }
-}
-
-impl Round for PushbusCAbiFanout {
-    fn round(&mut self) -> usize {
-        let (bus, poller, batch) = (self.bus, self.poller, self.batch);
-        c_abi::publish_then_drain(bus, poller, batch, &mut self.events, BURST, &PAYLOAD)
-    }
-}
-
-impl Drop for PushbusCAbiFanout {
-    fn drop(&mut self) {
-        ffi::pushbus_batch_free(self.batch);
-        ffi::pushbus_poller_free(self.poller);
-        ffi::pushbus_bus_free(self.bus);
-    }
 }
 
 /// W1 on tokio: one broadcast channel, `n` receivers.
@@ -267,42 +154,6 @@ impl Round for BusCrateFanout {
 /// Names of the W2 topics, in publishing order.
 fn topic_names() -> Vec<String> {
     (0..TOPICS).map(|i| format!("topics.{i}")).collect()
-}
-
-/// W2 on pushbus: one subscription per topic, all in one poller.
-struct PushbusTopics {
-    bus: Bus,
-    poller: Poller,
-    batch: Batch,
-    names: Vec<String>,
-}
-
-impl PushbusTopics {
-    fn new(ring: usize) -> Self {
-        let bus = Bus::new(pushbus_config(ring)).expect("valid config");
-        let poller = bus.poller();
-        let names = topic_names();
-        for name in &names {
-            poller.subscribe(&[name], Start::Now).expect("subscribe");
-        }
-        PushbusTopics {
-            bus,
-            poller,
-            batch: Batch::with_capacity(DRAIN_MAX),
-            names,
-        }
-    }
-}
-
-impl Round for PushbusTopics {
-    fn round(&mut self) -> usize {
-        for name in &self.names {
-            self.bus
-                .publish(name, None, Payload::binary(&PAYLOAD))
-                .expect("publish");
-        }
-        drain_pushbus(&self.poller, &mut self.batch)
-    }
 }
 
 /// W2 on a peer: one channel per topic. The publisher finds a topic's
@@ -440,9 +291,13 @@ fn w2_topics(c: &mut Criterion) {
     group.sampling_mode(SamplingMode::Flat);
     let g = &mut group;
     let n = TOPICS;
-    bench_round(g, "pushbus", n, n, || PushbusTopics::new(CAPACITY));
+    bench_round(g, "pushbus", n, n, || {
+        PushbusTopics::new(CAPACITY, topic_names())
+    });
     // The smallest ring that holds a W2 burst: what replay retention costs.
-    bench_round(g, "pushbus_ring1", n, n, || PushbusTopics::new(1));
+    bench_round(g, "pushbus_ring1", n, n, || {
+        PushbusTopics::new(1, topic_names())
+    });
     let tokio_topics =
         |by_index| TokioTopics::new(by_index, || tokio::sync::broadcast::channel(CAPACITY));
     bench_round(g, "tokio", n, n, || tokio_topics(false));
@@ -459,25 +314,6 @@ fn w2_topics(c: &mut Criterion) {
     };
     bench_round(g, "bus", n, n, bus_crate);
     group.finish();
-}
-
-/// A bus whose topic `behind` has a full ring and `BEHIND` subscriptions
-/// spread over `pollers` pollers that never drain (no subscription when
-/// `pollers` is 0). Every publish to it also evicts one message.
-fn behind(pollers: usize) -> (Bus, Vec<Poller>) {
-    let bus = Bus::new(pushbus_config(CAPACITY)).expect("valid config");
-    let pollers: Vec<Poller> = (0..pollers).map(|_| bus.poller()).collect();
-    let subscriptions = if pollers.is_empty() { 0 } else { BEHIND };
-    for i in 0..subscriptions {
-        pollers[i % pollers.len()]
-            .subscribe(&["behind"], Start::Now)
-            .expect("subscribe");
-    }
-    for _ in 0..CAPACITY {
-        bus.publish("behind", None, Payload::binary(&PAYLOAD))
-            .expect("publish");
-    }
-    (bus, pollers)
 }
 
 fn w3_publish(c: &mut Criterion) {

@@ -22,95 +22,21 @@
 
 #[path = "support/c_abi.rs"]
 mod c_abi;
+#[path = "support/rounds.rs"]
+mod rounds;
 
 use std::hint::black_box;
 
-use pushbus::{ffi, Batch, Bus, Config, Event, Payload, Poller, Start};
+use pushbus::{Bus, Payload, Poller};
+use rounds::{
+    behind, PushbusCAbiFanout, PushbusFanout, PushbusTopics, Round, BURST, CAPACITY, PAYLOAD,
+};
 
-const PAYLOAD: [u8; 64] = [0xAB; 64];
-const BURST: usize = 64;
-const CAPACITY: usize = 64;
-const DRAIN_MAX: usize = 256;
+/// Subscriptions of W1 and topics of W2.
 const N: usize = 10_000;
 
-fn config(ring: usize) -> Config {
-    let mut config = Config::default();
-    config.ring_max_messages = ring;
-    config.janitor_interval = None;
-    config
-}
-
-fn drain(poller: &Poller, batch: &mut Batch) -> usize {
-    let (mut delivered, mut bytes) = (0, 0);
-    while poller.drain(batch, DRAIN_MAX) > 0 {
-        for event in batch.iter() {
-            match event {
-                Event::Message(delivery) => {
-                    bytes += black_box(delivery.message().data()).len();
-                    delivered += 1;
-                }
-                other => panic!("lost messages: {other:?}"),
-            }
-        }
-    }
-    black_box(bytes);
-    delivered
-}
-
-trait Round {
-    /// One round; returns the deliveries (or publishes) it made.
-    fn round(&mut self) -> usize;
-}
-
-struct Fanout {
-    bus: Bus,
-    poller: Poller,
-    batch: Batch,
-}
-
-impl Round for Fanout {
-    fn round(&mut self) -> usize {
-        for _ in 0..BURST {
-            self.bus
-                .publish("fanout", None, Payload::binary(&PAYLOAD))
-                .expect("publish");
-        }
-        drain(&self.poller, &mut self.batch)
-    }
-}
-
-struct CFanout {
-    bus: *mut ffi::pushbus_bus,
-    poller: *mut ffi::pushbus_poller,
-    batch: *mut ffi::pushbus_batch,
-    events: Vec<ffi::pushbus_event>,
-}
-
-impl Round for CFanout {
-    fn round(&mut self) -> usize {
-        let (bus, poller, batch) = (self.bus, self.poller, self.batch);
-        c_abi::publish_then_drain(bus, poller, batch, &mut self.events, BURST, &PAYLOAD)
-    }
-}
-
-struct Topics {
-    bus: Bus,
-    poller: Poller,
-    batch: Batch,
-    names: Vec<String>,
-}
-
-impl Round for Topics {
-    fn round(&mut self) -> usize {
-        for name in &self.names {
-            self.bus
-                .publish(name, None, Payload::binary(&PAYLOAD))
-                .expect("publish");
-        }
-        drain(&self.poller, &mut self.batch)
-    }
-}
-
+/// W3: bursts of publishes to a topic whose ring is full (see
+/// [`rounds::behind`]).
 struct Behind {
     bus: Bus,
     _pollers: Vec<Poller>,
@@ -129,51 +55,15 @@ impl Round for Behind {
     }
 }
 
-fn fanout() -> Fanout {
-    let bus = Bus::new(config(CAPACITY)).expect("config");
-    let poller = bus.poller();
-    for _ in 0..N {
-        poller
-            .subscribe(&["fanout"], Start::Now)
-            .expect("subscribe");
-    }
-    Fanout {
-        bus,
-        poller,
-        batch: Batch::with_capacity(DRAIN_MAX),
-    }
+fn topics(ring: usize) -> PushbusTopics {
+    PushbusTopics::new(ring, (0..N).map(|i| format!("topics.{i}")).collect())
 }
 
-fn topics(ring: usize) -> Topics {
-    let bus = Bus::new(config(ring)).expect("config");
-    let poller = bus.poller();
-    let names: Vec<String> = (0..N).map(|i| format!("topics.{i}")).collect();
-    for name in &names {
-        poller.subscribe(&[name], Start::Now).expect("subscribe");
-    }
-    Topics {
-        bus,
-        poller,
-        batch: Batch::with_capacity(DRAIN_MAX),
-        names,
-    }
-}
-
-fn behind(subscriptions: usize) -> Behind {
-    let bus = Bus::new(config(CAPACITY)).expect("config");
-    let poller = bus.poller();
-    for _ in 0..subscriptions {
-        poller
-            .subscribe(&["behind"], Start::Now)
-            .expect("subscribe");
-    }
-    for _ in 0..CAPACITY {
-        bus.publish("behind", None, Payload::binary(&PAYLOAD))
-            .expect("publish");
-    }
+fn behind_round(pollers: usize) -> Behind {
+    let (bus, pollers) = behind(pollers);
     Behind {
         bus,
-        _pollers: vec![poller],
+        _pollers: pollers,
     }
 }
 
@@ -202,22 +92,13 @@ fn main() {
     }
     let rounds: usize = rounds.parse().expect("rounds: a number");
     match workload.as_str() {
-        "w1" => run(fanout(), 2, rounds),
-        "w1_c" => {
-            let (bus, poller, batch) = c_abi::fanout(CAPACITY, N);
-            let state = CFanout {
-                bus,
-                poller,
-                batch,
-                events: c_abi::events(DRAIN_MAX),
-            };
-            run(state, 2, rounds);
-        }
+        "w1" => run(PushbusFanout::new(N), 2, rounds),
+        "w1_c" => run(PushbusCAbiFanout::new(N), 2, rounds),
         // Every ring full, so that each publish evicts (steady state).
         "w2" => run(topics(CAPACITY), CAPACITY + 1, rounds),
         "w2_ring1" => run(topics(1), 2, rounds),
-        "w3" => run(behind(N), 1, rounds),
-        "w3_0" => run(behind(0), 1, rounds),
+        "w3" => run(behind_round(1), 1, rounds),
+        "w3_0" => run(behind_round(0), 1, rounds),
         other => panic!("unknown workload {other}"),
     }
 }

@@ -1,0 +1,190 @@
+//! pushbus's side of the single-threaded rounds, shared by
+//! `benches/fanout.rs` (timed by criterion beside the peers) and
+//! `benches/instr.rs` (counted by callgrind), so that both measure the same
+//! workloads with the same sizes and configuration.
+//!
+//! A round publishes a burst of 64-byte messages, then drains every
+//! delivery, touching each one; the ring holds the whole burst, so nothing
+//! is dropped.
+
+use std::hint::black_box;
+
+use pushbus::{ffi, Batch, Bus, Config, Event, Payload, Poller, Start};
+
+use crate::c_abi;
+
+/// Every message's payload.
+pub const PAYLOAD: [u8; 64] = [0xAB; 64];
+/// Messages published per round in W1.
+pub const BURST: usize = 64;
+/// Ring and channel capacity of every contender: holds a whole W1 burst.
+pub const CAPACITY: usize = 64;
+/// Events per pushbus drain call.
+pub const DRAIN_MAX: usize = 256;
+/// Subscriptions that never drain in W3.
+pub const BEHIND: usize = 10_000;
+
+/// One contender set up for a "publish a burst, then drain" round.
+pub trait Round {
+    /// Publishes one burst, drains every delivery; returns how many there were.
+    fn round(&mut self) -> usize;
+}
+
+/// A pushbus config for benchmarks: no janitor thread to compete for the
+/// two cores, and a ring of `ring` messages.
+pub fn pushbus_config(ring: usize) -> Config {
+    let mut config = Config::default();
+    config.ring_max_messages = ring;
+    config.janitor_interval = None;
+    config
+}
+
+/// Drains `poller` until it is empty, touching every delivery.
+pub fn drain_pushbus(poller: &Poller, batch: &mut Batch) -> usize {
+    let (mut delivered, mut bytes) = (0, 0);
+    while poller.drain(batch, DRAIN_MAX) > 0 {
+        for event in batch.iter() {
+            match event {
+                Event::Message(delivery) => {
+                    bytes += black_box(delivery.message().data()).len();
+                    delivered += 1;
+                }
+                // A gap or a close would mean the ring was too small for
+                // the burst, and the round would be doing less work.
+                other => panic!("pushbus lost messages in a benchmark: {other:?}"),
+            }
+        }
+    }
+    black_box(bytes);
+    delivered
+}
+
+/// W1 on pushbus: `n` subscriptions to one topic in one poller.
+pub struct PushbusFanout {
+    bus: Bus,
+    poller: Poller,
+    batch: Batch,
+}
+
+impl PushbusFanout {
+    pub fn new(n: usize) -> Self {
+        let bus = Bus::new(pushbus_config(CAPACITY)).expect("valid config");
+        let poller = bus.poller();
+        for _ in 0..n {
+            poller
+                .subscribe(&["fanout"], Start::Now)
+                .expect("subscribe");
+        }
+        PushbusFanout {
+            bus,
+            poller,
+            batch: Batch::with_capacity(DRAIN_MAX),
+        }
+    }
+}
+
+impl Round for PushbusFanout {
+    fn round(&mut self) -> usize {
+        for _ in 0..BURST {
+            self.bus
+                .publish("fanout", None, Payload::binary(&PAYLOAD))
+                .expect("publish");
+        }
+        drain_pushbus(&self.poller, &mut self.batch)
+    }
+}
+
+/// W1 on pushbus through its C ABI, as a C, Python or Node server drives it:
+/// the same round, with every call an `extern "C"` function and each drain
+/// filling a caller's array of `pushbus_event` (issue: at 256 events per
+/// call, at least 2/3 of the Rust API's rate).
+pub struct PushbusCAbiFanout {
+    bus: *mut ffi::pushbus_bus,
+    poller: *mut ffi::pushbus_poller,
+    batch: *mut ffi::pushbus_batch,
+    events: Vec<ffi::pushbus_event>,
+}
+
+impl PushbusCAbiFanout {
+    pub fn new(n: usize) -> Self {
+        let (bus, poller, batch) = c_abi::fanout(CAPACITY, n);
+        let events = c_abi::events(DRAIN_MAX);
+        PushbusCAbiFanout {
+            bus,
+            poller,
+            batch,
+            events,
+        }
+    }
+}
+
+impl Round for PushbusCAbiFanout {
+    fn round(&mut self) -> usize {
+        let (bus, poller, batch) = (self.bus, self.poller, self.batch);
+        c_abi::publish_then_drain(bus, poller, batch, &mut self.events, BURST, &PAYLOAD)
+    }
+}
+
+impl Drop for PushbusCAbiFanout {
+    fn drop(&mut self) {
+        ffi::pushbus_batch_free(self.batch);
+        ffi::pushbus_poller_free(self.poller);
+        ffi::pushbus_bus_free(self.bus);
+    }
+}
+
+/// W2 on pushbus: one subscription per topic (`names`), all in one poller,
+/// rings of `ring` messages.
+pub struct PushbusTopics {
+    bus: Bus,
+    poller: Poller,
+    batch: Batch,
+    names: Vec<String>,
+}
+
+impl PushbusTopics {
+    pub fn new(ring: usize, names: Vec<String>) -> Self {
+        let bus = Bus::new(pushbus_config(ring)).expect("valid config");
+        let poller = bus.poller();
+        for name in &names {
+            poller.subscribe(&[name], Start::Now).expect("subscribe");
+        }
+        PushbusTopics {
+            bus,
+            poller,
+            batch: Batch::with_capacity(DRAIN_MAX),
+            names,
+        }
+    }
+}
+
+impl Round for PushbusTopics {
+    fn round(&mut self) -> usize {
+        for name in &self.names {
+            self.bus
+                .publish(name, None, Payload::binary(&PAYLOAD))
+                .expect("publish");
+        }
+        drain_pushbus(&self.poller, &mut self.batch)
+    }
+}
+
+/// W3: a bus whose topic `behind` has a full ring and [`BEHIND`]
+/// subscriptions spread over `pollers` pollers that never drain (no
+/// subscription when `pollers` is 0). Every publish to it also evicts one
+/// message.
+pub fn behind(pollers: usize) -> (Bus, Vec<Poller>) {
+    let bus = Bus::new(pushbus_config(CAPACITY)).expect("valid config");
+    let pollers: Vec<Poller> = (0..pollers).map(|_| bus.poller()).collect();
+    let subscriptions = if pollers.is_empty() { 0 } else { BEHIND };
+    for i in 0..subscriptions {
+        pollers[i % pollers.len()]
+            .subscribe(&["behind"], Start::Now)
+            .expect("subscribe");
+    }
+    for _ in 0..CAPACITY {
+        bus.publish("behind", None, Payload::binary(&PAYLOAD))
+            .expect("publish");
+    }
+    (bus, pollers)
+}
