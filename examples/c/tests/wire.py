@@ -1,19 +1,24 @@
 """Raw connections, for bytes no client library would send.
 
 Responses are parsed by h11 (an independent HTTP/1.1 parser); WebSocket
-frames are built and parsed by ``websockets.frames``.
+frames are built and parsed by ``websockets.frames``. The parser of the
+server's frames is the end-to-end suite's (tests/e2e/raw.py).
 """
 
 from __future__ import annotations
 
 import socket
+import sys
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Dict, List, Optional, Union
 
 import h11
 from websockets.frames import Close, Frame, Opcode
-from websockets.streams import StreamReader
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "tests" / "e2e"))
+from raw import ServerFrames  # noqa: E402  (the path above makes it importable)
 
 WS_KEY = "dGhlIHNhbXBsZSBub25jZQ=="
 
@@ -130,25 +135,6 @@ def ws_frame(opcode: Opcode, data: bytes, *, fin: bool = True, mask: bool = True
     frame = Frame(Opcode.BINARY, data).serialize(mask=mask, extensions=[])
     first = (0x80 if fin else 0) | (0x40 if rsv1 else 0) | opcode.value
     return bytes([first]) + frame[1:]
-
-
-class ServerFrames:
-    """Parses the server's frames as bytes arrive; a masked server frame fails the parse."""
-
-    def __init__(self) -> None:
-        self.reader = StreamReader()
-        self.parser = Frame.parse(self.reader.read_exact, mask=False)
-
-    def feed(self, data: bytes) -> List[Frame]:
-        self.reader.feed_data(data)
-        frames: List[Frame] = []
-        while True:
-            try:
-                next(self.parser)  # it yields while it needs more bytes
-                return frames
-            except StopIteration as done:
-                frames.append(done.value)
-                self.parser = Frame.parse(self.reader.read_exact, mask=False)
 
 
 def ws_open(wire: Wire, path: str = "/ws-echo") -> ServerFrames:
