@@ -87,6 +87,17 @@ def advantage(pushbus, peer, field):
     return ratio if HIGHER_IS_BETTER.get(field, False) else 1 / ratio
 
 
+def ranked(rows):
+    """The rows in contender order, and pushbus's among them (None if none)."""
+    rows = sorted(rows, key=lambda r: order(r["contender"]))
+    return rows, next((r for r in rows if is_pushbus(r)), None)
+
+
+def ratio_cell(base, r, field):
+    """The pushbus-advantage cell of row `r`: empty on pushbus's own row."""
+    return "" if r is base else fmt_ratio(advantage(base, r, field))
+
+
 def fmt_ratio(ratio):
     return "-" if ratio is None else f"{ratio:.2f}x"
 
@@ -174,8 +185,7 @@ def latency(records):
     print("| contender | transport | p50 | p99 | p99.9 | pushbus advantage at p99 | publisher behind schedule |")
     print("|---|---|---:|---:|---:|---:|---:|")
     for transport in TRANSPORTS:
-        group = sorted(select(rows, "w3", transport), key=lambda r: order(r["contender"]))
-        base = next((r for r in group if is_pushbus(r)), None)
+        group, base = ranked(select(rows, "w3", transport))
         for r in group:
             if not r["samples"]:
                 print(f"| {name_of(r['contender'])}{flags(r)} | {transport} | - | - | - | - | "
@@ -196,11 +206,10 @@ def memory(records):
     print("|---|---|---|---:|---:|---:|")
     for transport in TRANSPORTS:
         for method in sorted({r.get("method", "resident memory (VmRSS)") for r in select(rows, "w4", transport)}):
-            group = [r for r in select(rows, "w4", transport) if r.get("method", "resident memory (VmRSS)") == method]
-            group.sort(key=lambda r: order(r["contender"]))
-            base = next((r for r in group if is_pushbus(r)), None)
+            group, base = ranked(r for r in select(rows, "w4", transport)
+                                 if r.get("method", "resident memory (VmRSS)") == method)
             for r in group:
-                ratio = "" if r is base else fmt_ratio(advantage(base, r, "bytes_per_subscriber"))
+                ratio = ratio_cell(base, r, "bytes_per_subscriber")
                 print(f"| {name_of(r['contender'])} | {transport} | {method} | {r['param']:,} | "
                       f"{fmt_bytes(r['bytes_per_subscriber'])} | {ratio} |")
     print()
@@ -214,13 +223,12 @@ def capacity(records):
           f"(x{rows[0]['factor']:g} a step) until deliveries stop keeping up\n")
     print("| server | highest sustained rate | deliveries/s | p99 at that rate | pushbus advantage |")
     print("|---|---:|---:|---:|---:|")
-    rows.sort(key=lambda r: order(r["contender"]))
-    base = next((r for r in rows if is_pushbus(r)), None)
+    rows, base = ranked(rows)
     for r in rows:
         if not r["sustained_rate"]:
             print(f"| {name_of(r['contender'])} | below {r['below_rate']:g}/s | - | - | - |")
             continue
-        ratio = "" if r is base else fmt_ratio(advantage(base, r, "sustained_rate"))
+        ratio = ratio_cell(base, r, "sustained_rate")
         print(f"| {name_of(r['contender'])} | {r['sustained_rate']:,.0f} msg/s | "
               f"{fmt_rate(r['deliveries_per_s'])}/s | {fmt_us(r['p99_us'])} | {ratio} |")
     steps = select(records, "w5_step")
@@ -247,10 +255,9 @@ def storm(records):
           f"{r0['behind']:,} messages behind\n")
     print("| server | all caught up after | median client | p99 client | failed | pushbus advantage |")
     print("|---|---:|---:|---:|---:|---:|")
-    rows.sort(key=lambda r: order(r["contender"]))
-    base = next((r for r in rows if is_pushbus(r)), None)
+    rows, base = ranked(rows)
     for r in rows:
-        ratio = "" if r is base else fmt_ratio(advantage(base, r, "seconds_all_caught_up"))
+        ratio = ratio_cell(base, r, "seconds_all_caught_up")
         print(f"| {name_of(r['contender'])} | {r['seconds_all_caught_up']:.2f} s | {r['p50_client_s']:.2f} s | "
               f"{r['p99_client_s']:.2f} s | {r['failed']} | {ratio} |")
     print()
