@@ -31,16 +31,31 @@ export function startProcess(command, args, { env, logFile }) {
   };
 }
 
-/** A loopback port that was free a moment ago (the kernel picks it). */
-export function freePort() {
-  return new Promise((resolve, reject) => {
-    const probe = net.createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address();
-      probe.close(() => resolve(port));
-    });
+// Ports for the servers this suite starts, handed out once each and taken
+// below the kernel's ephemeral range: a port the kernel picked for a probe
+// (listen on 0) can be picked again, for another probe or for any outgoing
+// connection's local end, between the probe's close and the server's bind;
+// two servers were seen starting on one port, the second dying of
+// EADDRINUSE while the first answered its health check.
+const [EPHEMERAL_LOW] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+const PORTS_FROM = 10000;
+let nextPort = PORTS_FROM + ((process.pid * 37) % Math.max(1, EPHEMERAL_LOW - PORTS_FROM - 2000));
+
+function probe(port) {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
   });
+}
+
+/** A loopback port nothing listens on now, never handed out before in this run. */
+export async function freePort() {
+  for (;;) {
+    const port = nextPort;
+    nextPort = port + 1 >= EPHEMERAL_LOW ? PORTS_FROM : port + 1;
+    if (await probe(port)) return port;
+  }
 }
 
 /**
