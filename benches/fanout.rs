@@ -34,14 +34,12 @@ use criterion::{
 };
 use pushbus::Payload;
 use rounds::{
-    behind, PushbusCAbiFanout, PushbusFanout, PushbusTopics, Round, BEHIND, BURST, CAPACITY,
-    PAYLOAD,
+    behind, topic_names, PushbusCAbiFanout, PushbusFanout, PushbusTopics, Round, BEHIND, BURST,
+    CAPACITY, PAYLOAD, TOPICS,
 };
 
 /// Subscription counts of W1.
 const FANOUT: [usize; 4] = [1, 100, 1_000, 10_000];
-/// Topics of W2 (one subscription and one message per topic per round).
-const TOPICS: usize = 10_000;
 
 /// What every peer passes around: a shared, immutable payload, the closest
 /// equivalent of a pushbus message.
@@ -149,11 +147,6 @@ impl Round for BusCrateFanout {
             .map(|reader| drain_peer(|| reader.try_recv()))
             .sum()
     }
-}
-
-/// Names of the W2 topics, in publishing order.
-fn topic_names() -> Vec<String> {
-    (0..TOPICS).map(|i| format!("topics.{i}")).collect()
 }
 
 /// W2 on a peer: one channel per topic. The publisher finds a topic's
@@ -291,13 +284,9 @@ fn w2_topics(c: &mut Criterion) {
     group.sampling_mode(SamplingMode::Flat);
     let g = &mut group;
     let n = TOPICS;
-    bench_round(g, "pushbus", n, n, || {
-        PushbusTopics::new(CAPACITY, topic_names())
-    });
+    bench_round(g, "pushbus", n, n, || PushbusTopics::new(CAPACITY));
     // The smallest ring that holds a W2 burst: what replay retention costs.
-    bench_round(g, "pushbus_ring1", n, n, || {
-        PushbusTopics::new(1, topic_names())
-    });
+    bench_round(g, "pushbus_ring1", n, n, || PushbusTopics::new(1));
     let tokio_topics =
         |by_index| TokioTopics::new(by_index, || tokio::sync::broadcast::channel(CAPACITY));
     bench_round(g, "tokio", n, n, || tokio_topics(false));

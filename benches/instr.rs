@@ -32,7 +32,7 @@ use rounds::{
     behind, PushbusCAbiFanout, PushbusFanout, PushbusTopics, Round, BURST, CAPACITY, PAYLOAD,
 };
 
-/// Subscriptions of W1 and topics of W2.
+/// Subscriptions of W1 (W2's topics are [`rounds::TOPICS`]).
 const N: usize = 10_000;
 
 /// W3: bursts of publishes to a topic whose ring is full (see
@@ -53,10 +53,6 @@ impl Round for Behind {
         }
         BURST
     }
-}
-
-fn topics(ring: usize) -> PushbusTopics {
-    PushbusTopics::new(ring, (0..N).map(|i| format!("topics.{i}")).collect())
 }
 
 fn behind_round(pollers: usize) -> Behind {
@@ -95,8 +91,8 @@ fn main() {
         "w1" => run(PushbusFanout::new(N), 2, rounds),
         "w1_c" => run(PushbusCAbiFanout::new(N), 2, rounds),
         // Every ring full, so that each publish evicts (steady state).
-        "w2" => run(topics(CAPACITY), CAPACITY + 1, rounds),
-        "w2_ring1" => run(topics(1), 2, rounds),
+        "w2" => run(PushbusTopics::new(CAPACITY), CAPACITY + 1, rounds),
+        "w2_ring1" => run(PushbusTopics::new(1), 2, rounds),
         "w3" => run(behind_round(1), 1, rounds),
         "w3_0" => run(behind_round(0), 1, rounds),
         other => panic!("unknown workload {other}"),

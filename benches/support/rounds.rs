@@ -21,6 +21,8 @@ pub const BURST: usize = 64;
 pub const CAPACITY: usize = 64;
 /// Events per pushbus drain call.
 pub const DRAIN_MAX: usize = 256;
+/// Topics of W2 (one subscription and one message per topic per round).
+pub const TOPICS: usize = 10_000;
 /// Subscriptions that never drain in W3.
 pub const BEHIND: usize = 10_000;
 
@@ -133,8 +135,13 @@ impl Drop for PushbusCAbiFanout {
     }
 }
 
-/// W2 on pushbus: one subscription per topic (`names`), all in one poller,
-/// rings of `ring` messages.
+/// Names of the W2 topics, in publishing order.
+pub fn topic_names() -> Vec<String> {
+    (0..TOPICS).map(|i| format!("topics.{i}")).collect()
+}
+
+/// W2 on pushbus: one subscription per topic ([`topic_names`]), all in one
+/// poller, rings of `ring` messages.
 pub struct PushbusTopics {
     bus: Bus,
     poller: Poller,
@@ -143,9 +150,10 @@ pub struct PushbusTopics {
 }
 
 impl PushbusTopics {
-    pub fn new(ring: usize, names: Vec<String>) -> Self {
+    pub fn new(ring: usize) -> Self {
         let bus = Bus::new(pushbus_config(ring)).expect("valid config");
         let poller = bus.poller();
+        let names = topic_names();
         for name in &names {
             poller.subscribe(&[name], Start::Now).expect("subscribe");
         }
