@@ -39,7 +39,8 @@ export function startProcess(command, args, { env, logFile }) {
 // EADDRINUSE while the first answered its health check.
 const [EPHEMERAL_LOW] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
 const PORTS_FROM = 10000;
-let nextPort = PORTS_FROM + ((process.pid * 37) % Math.max(1, EPHEMERAL_LOW - PORTS_FROM - 2000));
+// Started where the pid says, so that two runs at once rarely probe the same ports.
+let nextPort = PORTS_FROM + (process.pid % (EPHEMERAL_LOW - PORTS_FROM));
 
 function probe(port) {
   return new Promise((resolve) => {
