@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
 import time
 import uuid
@@ -21,6 +20,8 @@ from typing import Dict, Iterator, List
 import httpx
 import psutil
 import pytest
+
+from ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVE = ROOT / "examples" / "serve.sh"
@@ -58,12 +59,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: List[pytest.Item
         reason = KNOWN_FAILURES.get((server, item.name))
         if reason is not None:
             item.add_marker(pytest.mark.xfail(reason=reason, strict=True))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Server:

@@ -11,8 +11,8 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
+import sys
 import time
 import urllib.request
 import uuid
@@ -22,6 +22,9 @@ from typing import Dict, Iterator, Optional
 import pytest
 
 ROOT = Path(__file__).resolve().parents[3]
+sys.path.insert(0, str(ROOT / "tests" / "e2e"))
+from ports import free_port  # noqa: E402  (the path above makes it importable)
+
 SERVE = ROOT / "examples" / "serve.sh"
 LOGS = ROOT / "target" / "examples" / "c" / "logs"
 NAME = os.environ.get("CHAT_SERVER", "c-asan")
@@ -29,12 +32,6 @@ SANITIZER = re.compile(r"ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime er
 # The knobs the tests set themselves: none leaks in from the caller.
 KNOBS = ("PORT", "ALLOWED_ORIGINS", "JWT_SECRET", "HEARTBEAT_SECONDS", "STREAM_BUDGET_BYTES", "REPLAY_MESSAGES",
          "WEB_ROOT", "WRITE_BUFFER_BYTES", "REQUEST_TIMEOUT_SECONDS", "WRITE_TIMEOUT_SECONDS")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Server:
