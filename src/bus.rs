@@ -8,7 +8,7 @@
 //!   poller's short read of the ring.
 //! - **Topics** are created on first use (publish, subscribe, poll, join),
 //!   with a new random epoch, up to [`Config::max_topics`]. A topic with no
-//!   subscription, no presence and no publish for
+//!   subscription, no [`Publisher`], no presence and no publish for
 //!   [`Config::topic_idle_ttl`] is removed by [`Bus::sweep`] (run by the
 //!   janitor thread every [`Config::janitor_interval`]); its keys then
 //!   resume with a gap.
@@ -36,6 +36,7 @@ use crate::name::{check_client_id, check_event, check_topic};
 use crate::poller::Poller;
 use crate::position::{Position, Token};
 use crate::presence::{Holder, PresenceEntry};
+use crate::publisher::Publisher;
 use crate::registry::Registry;
 use crate::ring::RingLimits;
 use crate::stats::{Counters, Stats};
@@ -62,6 +63,14 @@ impl Shared {
     /// The topic named `name` (already validated), created if needed.
     pub fn topic(&self, name: &str) -> Result<Arc<Topic>> {
         self.registry.get_or_create(name, self.config.max_topics)
+    }
+
+    /// Validates a message's event type and payload.
+    pub fn check_message(&self, event: Option<&str>, payload: &Payload<'_>) -> Result<()> {
+        if let Some(event) = event {
+            check_event(event)?;
+        }
+        payload.validate(self.config.max_message_bytes)
     }
 
     /// Validates a presence call's arguments.
@@ -151,6 +160,7 @@ impl Shared {
             let ttl_ms = ttl.as_millis() as u64;
             let removed = self.registry.remove_idle(|state| {
                 state.watchers.is_empty()
+                    && state.publishers == 0
                     && state.presence.is_empty()
                     && now.saturating_sub(state.last_active_ms) >= ttl_ms
             });
@@ -274,10 +284,7 @@ impl Bus {
         payload: Payload<'_>,
     ) -> Result<Position> {
         let shared = &*self.shared;
-        if let Some(event) = event {
-            check_event(event)?;
-        }
-        payload.validate(shared.config.max_message_bytes)?;
+        shared.check_message(event, &payload)?;
         let now = now_ms();
         // An existing topic's name was checked when it was created, and no
         // invalid name (a pattern, too long, malformed) is ever a topic: the
@@ -297,6 +304,23 @@ impl Bus {
             let mut state = found.state.write();
             if !state.removed {
                 return Ok(found.append(&mut state, shared, event, payload, now_ms()));
+            }
+        }
+    }
+
+    /// A [`Publisher`] for `topic` (created if needed): it publishes
+    /// without looking the name up, and keeps the topic from expiring while
+    /// it exists. Errors: [`Error::InvalidTopic`],
+    /// [`Error::PatternNotAllowed`], [`Error::TooManyTopics`].
+    pub fn publisher(&self, topic: &str) -> Result<Publisher> {
+        check_topic(topic, self.shared.config.max_topic_len)?;
+        loop {
+            let found = self.shared.topic(topic)?;
+            let mut state = found.state.write();
+            if !state.removed {
+                state.publishers += 1;
+                drop(state);
+                return Ok(Publisher::new(self.shared.clone(), found));
             }
         }
     }

@@ -48,6 +48,7 @@
 //! ## Map
 //!
 //! - [`Bus`]: topics, publish, short and long polls, presence, stats;
+//! - [`Publisher`]: publishes to one topic without looking its name up;
 //! - [`Poller`]: subscriptions, the pollable fd, wait, batch drain;
 //! - [`Batch`] and [`Event`]: what a drain hands over;
 //! - [`Position`] and [`Token`]: version keys;
@@ -76,6 +77,7 @@ pub mod ndjson;
 mod poller;
 mod position;
 pub mod presence;
+mod publisher;
 mod registry;
 mod ring;
 pub mod sse;
@@ -96,5 +98,6 @@ pub use name::{Pattern, MAX_CLIENT_ID_LEN, MAX_EVENT_LEN};
 pub use poller::Poller;
 pub use position::{Position, Token, MAX_TOKEN_LEN};
 pub use presence::PresenceEntry;
+pub use publisher::Publisher;
 pub use stats::Stats;
 pub use subscription::{Gap, Start, SubscribeOptions, SubscriptionId};

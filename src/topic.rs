@@ -39,8 +39,10 @@ pub(crate) struct TopicState {
     /// One entry per poller with at least one subscription cursor here.
     pub watchers: Vec<Arc<Watch>>,
     pub presence: Presence,
-    /// Last publish, or last time a watcher or presence entry went away:
-    /// idle expiry counts from here.
+    /// Live [`crate::Publisher`]s of this topic: while any, it is not idle.
+    pub publishers: usize,
+    /// Last publish, or last time a watcher, publisher or presence entry
+    /// went away: idle expiry counts from here.
     pub last_active_ms: u64,
     /// Set, under this lock, when the janitor removes the topic from the
     /// registry: a caller that looked the topic up before must look again.
@@ -57,6 +59,7 @@ impl Topic {
                 ring: Ring::default(),
                 watchers: Vec::new(),
                 presence: Presence::default(),
+                publishers: 0,
                 last_active_ms: now_ms,
                 removed: false,
             }),

@@ -1017,3 +1017,119 @@ fn poll_answers_name_their_gap() {
     assert_eq!(answer["key"], serde_json::json!(second.to_string()));
     assert_eq!(answer["messages"].as_array().unwrap().len(), 1);
 }
+
+#[test]
+fn a_publisher_continues_the_topics_keys_and_reaches_its_subscribers() {
+    let bus = bus();
+    let poller = bus.poller();
+    let sub = poller.subscribe(&["t"], Start::Now).unwrap();
+    let first = text(&bus, "t", "by name");
+    let publisher = bus.publisher("t").unwrap();
+    assert_eq!(publisher.topic(), "t");
+    let second = publisher
+        .publish(Some("message"), Payload::json(b"{\"a\":1}"))
+        .unwrap();
+    let third = text(&bus, "t", "by name again");
+    assert_eq!(
+        (second.epoch, second.seq, third.seq),
+        (first.epoch, 2, 3),
+        "one sequence, whichever way a message comes in"
+    );
+    assert_eq!(
+        drain_all(&poller)[1],
+        Seen::Message {
+            sub,
+            topic: "t".into(),
+            key: second,
+            event: Some("message".into()),
+            data: b"{\"a\":1}".to_vec()
+        }
+    );
+    assert_eq!(bus.stats().published, 3);
+    // From another thread, sharing the handle.
+    let key = std::thread::scope(|scope| {
+        scope
+            .spawn(|| publisher.publish(None, Payload::text("shared")).unwrap())
+            .join()
+            .unwrap()
+    });
+    assert_eq!(key.seq, 4);
+}
+
+#[test]
+fn a_publisher_refuses_what_publish_refuses_and_changes_nothing() {
+    let mut config = config();
+    config.max_message_bytes = 8;
+    config.max_topics = 1;
+    let bus = Bus::new(config).unwrap();
+    assert!(matches!(bus.publisher(""), Err(Error::InvalidTopic(_))));
+    assert!(matches!(bus.publisher("a b"), Err(Error::InvalidTopic(_))));
+    assert!(matches!(
+        bus.publisher("t.*"),
+        Err(Error::PatternNotAllowed(_))
+    ));
+    assert_eq!(
+        bus.stats().topics,
+        0,
+        "a refused publisher creates no topic"
+    );
+    let publisher = bus.publisher("t").unwrap();
+    assert_eq!(
+        bus.publisher("u").unwrap_err(),
+        Error::TooManyTopics { limit: 1 }
+    );
+    let head = publisher.publish(None, Payload::text("ok")).unwrap();
+    let refused = [
+        publisher.publish(Some("a\nevent: x"), Payload::text("x")),
+        publisher.publish(Some(""), Payload::text("x")),
+        publisher.publish(None, Payload::binary(&[0; 9])),
+        publisher.publish(
+            None,
+            Payload {
+                kind: pushbus::PayloadKind::Text,
+                bytes: b"\xff",
+            },
+        ),
+        publisher.publish(None, Payload::json(b"{\"a\":")),
+    ];
+    let errors: Vec<Error> = refused.into_iter().map(Result::unwrap_err).collect();
+    assert!(matches!(errors[0], Error::InvalidEvent(_)), "{errors:?}");
+    assert!(matches!(errors[1], Error::InvalidEvent(_)), "{errors:?}");
+    assert_eq!(errors[2], Error::MessageTooLarge { size: 9, limit: 8 });
+    assert_eq!(errors[3], Error::InvalidUtf8);
+    assert!(matches!(errors[4], Error::InvalidJson(_)), "{errors:?}");
+    assert_eq!(bus.head("t").unwrap(), head);
+    assert_eq!(bus.stats().published, 1);
+}
+
+#[test]
+fn a_publisher_keeps_its_topic_from_expiring_until_dropped() {
+    let mut config = config();
+    // Long enough that a sweep right after a drop is surely within it.
+    let ttl = Duration::from_millis(100);
+    config.topic_idle_ttl = Some(ttl);
+    let bus = Bus::new(config).unwrap();
+    let publisher = bus.publisher("held").unwrap();
+    let before = publisher.publish(None, Payload::text("x")).unwrap();
+    std::thread::sleep(ttl + ttl / 5);
+    bus.sweep();
+    assert_eq!(bus.stats().topics, 1, "held topics are not idle");
+    let after = publisher.publish(None, Payload::text("y")).unwrap();
+    assert_eq!((after.epoch, after.seq), (before.epoch, 2));
+    let second = bus.publisher("held").unwrap();
+    drop(publisher);
+    std::thread::sleep(ttl + ttl / 5);
+    bus.sweep();
+    assert_eq!(bus.stats().topics, 1, "held while any publisher is");
+    drop(second);
+    bus.sweep();
+    assert_eq!(
+        bus.stats().topics,
+        1,
+        "idle time counts from the last publisher's drop"
+    );
+    std::thread::sleep(ttl + ttl / 5);
+    bus.sweep();
+    assert_eq!(bus.stats().topics, 0, "expired once no publisher held it");
+    assert_ne!(text(&bus, "held", "z").epoch, before.epoch);
+}

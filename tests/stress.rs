@@ -29,7 +29,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use pushbus::{
-    Batch, Bus, Config, Event, FdMode, LagPolicy, Payload, Poller, Position, Start,
+    Batch, Bus, Config, Event, FdMode, LagPolicy, Payload, Poller, Position, Publisher, Start,
     SubscribeOptions, SubscriptionId, Token,
 };
 
@@ -574,9 +574,12 @@ fn drain_loop(
 }
 
 /// A publisher thread: publishes round the topics until `until` or its cap;
-/// returns how many messages it published to each topic. Publisher 0 also
-/// creates `stress.late` a third of the way through (when the scenario
-/// says so), then sets `late`, and publishes every other message to it.
+/// returns how many messages it published to each topic. Odd publishers
+/// publish to the named topics through [`pushbus::Publisher`] handles, even
+/// ones by name, so both paths append to the same rings at once. Publisher
+/// 0 also creates `stress.late` a third of the way through (when the
+/// scenario says so), then sets `late`, and publishes every other message
+/// to it.
 fn publish_loop(
     bus: &Bus,
     publisher: usize,
@@ -589,6 +592,14 @@ fn publish_loop(
     let mut counts = [0u64; TOPICS];
     let mut last_seq = [0u64; TOPICS];
     let names: Vec<String> = (0..TOPICS).map(topic_name).collect();
+    let handles: Vec<Publisher> = if publisher % 2 == 1 {
+        names[..NAMED]
+            .iter()
+            .map(|name| bus.publisher(name).expect("publisher"))
+            .collect()
+    } else {
+        Vec::new()
+    };
     let late_from = Instant::now() + (until - Instant::now()) / 3;
     let mut late_on = false;
     let mut total = 0u64;
@@ -603,9 +614,11 @@ fn publish_loop(
             (publisher + (total as usize) * (2 * publisher + 1)) % NAMED
         };
         let payload = encode(publisher, t, counts[t]);
-        let key = bus
-            .publish(&names[t], None, Payload::binary(&payload))
-            .expect("publish");
+        let key = match handles.get(t) {
+            Some(handle) => handle.publish(None, Payload::binary(&payload)),
+            None => bus.publish(&names[t], None, Payload::binary(&payload)),
+        }
+        .expect("publish");
         let epoch = *epochs[t].get_or_insert(key.epoch);
         assert_eq!(key.epoch, epoch, "epoch of {}", names[t]);
         assert!(key.seq > last_seq[t], "keys of one publisher go up");

@@ -149,19 +149,34 @@ pub extern "C" fn pushbus_publish(
                 bytes_arg(payload, payload_len)?,
             )
         };
-        let kind = match kind {
-            PUSHBUS_PAYLOAD_JSON => PayloadKind::Json,
-            PUSHBUS_PAYLOAD_TEXT => PayloadKind::Text,
-            PUSHBUS_PAYLOAD_BINARY => PayloadKind::Binary,
-            _ => return Err(pushbus_status::PUSHBUS_INVALID_ARGUMENT),
-        };
-        let key = bus.publish(topic, event, Payload { kind, bytes })?;
+        let key = bus.publish(topic, event, payload_arg(kind, bytes)?)?;
         // SAFETY: NULL or writable, per contract.
-        if let Some(out) = unsafe { out_key.as_mut() } {
-            *out = key.into();
-        }
+        unsafe { write_key(out_key, key) };
         Ok(())
     })
+}
+
+/// A payload of a `PUSHBUS_PAYLOAD_*` kind; an unknown kind is
+/// `PUSHBUS_INVALID_ARGUMENT`.
+pub(crate) fn payload_arg(kind: u32, bytes: &[u8]) -> FfiResult<Payload<'_>> {
+    let kind = match kind {
+        PUSHBUS_PAYLOAD_JSON => PayloadKind::Json,
+        PUSHBUS_PAYLOAD_TEXT => PayloadKind::Text,
+        PUSHBUS_PAYLOAD_BINARY => PayloadKind::Binary,
+        _ => return Err(pushbus_status::PUSHBUS_INVALID_ARGUMENT),
+    };
+    Ok(Payload { kind, bytes })
+}
+
+/// Writes a publish's key to an optional out-pointer.
+///
+/// # Safety
+/// `out` must be NULL or writable.
+pub(crate) unsafe fn write_key(out: *mut pushbus_key, key: Position) {
+    // SAFETY: NULL or writable, per contract.
+    if let Some(out) = unsafe { out.as_mut() } {
+        *out = key.into();
+    }
 }
 
 /// Writes the topic's newest key to `*out` (creating the topic if needed):

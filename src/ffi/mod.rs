@@ -5,9 +5,9 @@
 //!   results through out-pointers, only on success.
 //! - Strings are pointer + length (no NUL needed); a NULL pointer with
 //!   length 0 is the empty string. Strings must be UTF-8.
-//! - Long-lived objects (config, bus, poller, batch, poll result, message,
-//!   WebSocket decoder, claims) are opaque pointers created by `*_new` and released by
-//!   `*_free`; `*_free(NULL)` does nothing. Subscriptions are `uint64_t`
+//! - Long-lived objects (config, bus, publisher, poller, batch, poll result,
+//!   message, WebSocket decoder, claims) are opaque pointers created by
+//!   `*_new` and released by `*_free`; `*_free(NULL)` does nothing. Subscriptions are `uint64_t`
 //!   ids checked against the poller's table: an unknown or closed id is
 //!   `PUSHBUS_UNKNOWN_SUBSCRIPTION`, so closing twice is harmless.
 //! - Every entry point runs inside `catch_unwind`: no panic crosses into C
@@ -30,6 +30,7 @@ mod config;
 mod framing;
 mod jwt;
 mod poller;
+mod publisher;
 mod status;
 mod ws;
 
@@ -40,6 +41,7 @@ pub use config::*;
 pub use framing::*;
 pub use jwt::*;
 pub use poller::*;
+pub use publisher::*;
 pub use status::*;
 pub use ws::*;
 

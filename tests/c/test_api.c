@@ -7,6 +7,7 @@
 #include <poll.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "pushbus.h"
@@ -199,6 +200,77 @@ static void test_publish_errors(void) {
     OK(pushbus_bus_sweep(bus));
     IS(pushbus_bus_sweep(NULL), PUSHBUS_NULL_POINTER);
     pushbus_bus_free(bus);
+}
+
+/* A publisher continues the topic's keys, reaches subscribers, refuses what
+ * pushbus_publish refuses without changing anything, holds its topic against
+ * idle expiry, and outlives the bus handle. */
+static void test_publisher(void) {
+    pushbus_config *config = NULL;
+    pushbus_bus *bus = NULL;
+    pushbus_poller *poller = NULL;
+    pushbus_publisher *publisher = NULL;
+    pushbus_key key = {0, 0}, kept = {7, 7};
+    const uint8_t big[9] = {0};
+    uint64_t id = 0;
+    OK(pushbus_config_new(&config));
+    OK(pushbus_config_set_max_message_bytes(config, 8));
+    OK(pushbus_config_set_topic_idle_ttl_ms(config, 1));
+    OK(pushbus_config_set_janitor_interval_ms(config, 0));
+    OK(pushbus_bus_new(config, &bus));
+    pushbus_config_free(config);
+
+    IS(pushbus_publisher_new(NULL, S("t"), &publisher), PUSHBUS_NULL_POINTER);
+    IS(pushbus_publisher_new(bus, S("t"), NULL), PUSHBUS_NULL_POINTER);
+    IS(pushbus_publisher_new(bus, NULL, 1, &publisher), PUSHBUS_NULL_POINTER);
+    IS(pushbus_publisher_new(bus, S("\xff"), &publisher), PUSHBUS_INVALID_UTF8);
+    IS(pushbus_publisher_new(bus, S("a b"), &publisher), PUSHBUS_INVALID_TOPIC);
+    IS(pushbus_publisher_new(bus, S("t.>"), &publisher), PUSHBUS_PATTERN_NOT_ALLOWED);
+    CHECK(publisher == NULL);
+
+    pushbus_str topics[] = {{S("t")}};
+    OK(pushbus_poller_new(bus, &poller));
+    OK(pushbus_subscribe(poller, topics, 1, NULL, PUSHBUS_LAG_DEFAULT, &id));
+    OK(pushbus_publish(bus, S("t"), NULL, 0, PUSHBUS_PAYLOAD_TEXT, (const uint8_t *)"a", 1, &key));
+    OK(pushbus_publisher_new(bus, S("t"), &publisher));
+    OK(pushbus_publisher_publish(publisher, S("message"), PUSHBUS_PAYLOAD_JSON, (const uint8_t *)"[2]", 3, &key));
+    CHECK(key.seq == 2);
+
+    IS(pushbus_publisher_publish(NULL, NULL, 0, PUSHBUS_PAYLOAD_TEXT, (const uint8_t *)"x", 1, &kept), PUSHBUS_NULL_POINTER);
+    IS(pushbus_publisher_publish(publisher, NULL, 0, PUSHBUS_PAYLOAD_TEXT, NULL, 1, &kept), PUSHBUS_NULL_POINTER);
+    IS(pushbus_publisher_publish(publisher, S("a\nevent: x"), PUSHBUS_PAYLOAD_TEXT, (const uint8_t *)"x", 1, &kept), PUSHBUS_INVALID_EVENT);
+    IS(pushbus_publisher_publish(publisher, NULL, 0, PUSHBUS_PAYLOAD_BINARY, big, sizeof big, &kept), PUSHBUS_MESSAGE_TOO_LARGE);
+    IS(pushbus_publisher_publish(publisher, NULL, 0, PUSHBUS_PAYLOAD_TEXT, (const uint8_t *)"\xc3\x28", 2, &kept), PUSHBUS_INVALID_UTF8);
+    IS(pushbus_publisher_publish(publisher, NULL, 0, PUSHBUS_PAYLOAD_JSON, (const uint8_t *)"1},{", 4, &kept), PUSHBUS_INVALID_JSON);
+    IS(pushbus_publisher_publish(publisher, NULL, 0, 3, (const uint8_t *)"x", 1, &kept), PUSHBUS_INVALID_ARGUMENT);
+    CHECK(kept.epoch == 7 && kept.seq == 7); /* out-pointers untouched on error */
+
+    /* Only the two accepted messages arrive, with the publisher's key. */
+    pushbus_batch *batch = NULL;
+    pushbus_event events[4];
+    size_t count = 0;
+    OK(pushbus_batch_new(&batch));
+    OK(pushbus_poller_drain(poller, batch, events, 4, &count));
+    CHECK(count == 2);
+    CHECK(events[1].kind == PUSHBUS_EVENT_MESSAGE && events[1].message != NULL);
+    CHECK(events[1].message->key.epoch == key.epoch && events[1].message->key.seq == 2);
+    CHECK(events[1].message->data_len == 3 && memcmp(events[1].message->data, "[2]", 3) == 0);
+    pushbus_batch_free(batch);
+
+    /* Idle (no subscription, ttl over) but held by the publisher: kept. */
+    OK(pushbus_unsubscribe(poller, id));
+    pushbus_poller_free(poller);
+    usleep(5000);
+    OK(pushbus_bus_sweep(bus));
+    pushbus_stats stats;
+    OK(pushbus_bus_stats(bus, &stats));
+    CHECK(stats.topics == 1 && stats.published == 2);
+    pushbus_bus_free(bus); /* the publisher keeps the bus alive */
+    pushbus_key next;
+    OK(pushbus_publisher_publish(publisher, NULL, 0, PUSHBUS_PAYLOAD_BINARY, NULL, 0, &next));
+    CHECK(next.epoch == key.epoch && next.seq == 3);
+    pushbus_publisher_free(publisher);
+    pushbus_publisher_free(NULL);
 }
 
 static void test_subscribe_errors_and_starts(void) {
@@ -606,6 +678,7 @@ int main(int argc, char **argv) {
     test_config();
     test_publish_subscribe_drain();
     test_publish_errors();
+    test_publisher();
     test_subscribe_errors_and_starts();
     test_fd_and_wait();
     test_polls();
