@@ -287,6 +287,10 @@ fn w2_topics(c: &mut Criterion) {
     bench_round(g, "pushbus", n, n, || PushbusTopics::new(CAPACITY));
     // The smallest ring that holds a W2 burst: what replay retention costs.
     bench_round(g, "pushbus_ring1", n, n, || PushbusTopics::new(1));
+    // A Publisher per topic: no name lookup, like `tokio_by_index`.
+    bench_round(g, "pushbus_publishers", n, n, || {
+        PushbusTopics::with_publishers(CAPACITY)
+    });
     let tokio_topics =
         |by_index| TokioTopics::new(by_index, || tokio::sync::broadcast::channel(CAPACITY));
     bench_round(g, "tokio", n, n, || tokio_topics(false));

@@ -13,10 +13,12 @@
 //!
 //! counts only the timed rounds; the binary prints the deliveries (or
 //! publishes) they made, to divide by. Workloads: `w1` (one topic, 10,000
-//! subscriptions, bursts of 64), `w1_c` (the same through the C ABI), `w2`
-//! (10,000 topics x 1 subscription, ring of 64, warmed until every ring is
-//! full), `w2_ring1` (ring of 1), `w3` (one publish to a full ring with
-//! 10,000 lagging subscriptions in one poller), `w3_0` (no subscription).
+//! subscriptions, bursts of 64), `w1_1` (one subscription), `w1_c` (10,000
+//! through the C ABI), `w2` (10,000 topics x 1 subscription, published to
+//! by name, ring of 64, warmed until every ring is full), `w2_pub` (the
+//! same through a `Publisher` per topic), `w2_ring1` (by name, ring of 1),
+//! `w3` (one publish by name to a full ring with 10,000 lagging
+//! subscriptions in one poller), `w3_0` (no subscription).
 //! Add `--cache-sim=yes` to callgrind for simulated cache misses (W2 is
 //! bound by them).
 
@@ -89,10 +91,16 @@ fn main() {
     let rounds: usize = rounds.parse().expect("rounds: a number");
     match workload.as_str() {
         "w1" => run(PushbusFanout::new(N), 2, rounds),
+        "w1_1" => run(PushbusFanout::new(1), 2, rounds),
         "w1_c" => run(PushbusCAbiFanout::new(N), 2, rounds),
         // Every ring full, so that each publish evicts (steady state).
         "w2" => run(PushbusTopics::new(CAPACITY), CAPACITY + 1, rounds),
         "w2_ring1" => run(PushbusTopics::new(1), 2, rounds),
+        "w2_pub" => run(
+            PushbusTopics::with_publishers(CAPACITY),
+            CAPACITY + 1,
+            rounds,
+        ),
         "w3" => run(behind_round(1), 1, rounds),
         "w3_0" => run(behind_round(0), 1, rounds),
         other => panic!("unknown workload {other}"),

@@ -64,7 +64,7 @@ use criterion::{
     criterion_group, criterion_main, BenchmarkGroup, BenchmarkId, Criterion, SamplingMode,
     Throughput,
 };
-use pushbus::{ffi, Batch, Bus, Config, Event, Payload, Poller, Start};
+use pushbus::{ffi, Batch, Bus, Config, Event, Payload, Poller, Publisher, Start};
 
 /// Messages per burst.
 const BURST: usize = 64;
@@ -371,17 +371,18 @@ impl Drain for PushbusDrain {
     }
 }
 
-/// pushbus's publisher in W1: 64 messages to one topic.
+/// pushbus's publisher in W1: 64 messages to one topic, through a
+/// [`Publisher`] (the peers hold their senders too).
 struct PushbusFanout {
-    bus: Bus,
+    publisher: Publisher,
 }
 
 impl Publish for PushbusFanout {
     fn publish(&mut self, burst: u64) {
         let payload = payload(burst);
         for _ in 0..BURST {
-            self.bus
-                .publish("fanout", None, Payload::binary(&payload))
+            self.publisher
+                .publish(None, Payload::binary(&payload))
                 .expect("publish");
         }
     }
@@ -396,7 +397,8 @@ fn pushbus_fanout() -> (PushbusFanout, PushbusDrain) {
             .expect("subscribe");
     }
     let batch = Batch::with_capacity(DRAIN_MAX);
-    (PushbusFanout { bus }, PushbusDrain { poller, batch })
+    let publisher = bus.publisher("fanout").expect("publisher");
+    (PushbusFanout { publisher }, PushbusDrain { poller, batch })
 }
 
 /// pushbus's publisher in W2: 64 messages to the next 64 topics.
@@ -434,23 +436,23 @@ fn pushbus_topics(ring: usize) -> (PushbusTopics, PushbusDrain) {
     (publisher, PushbusDrain { poller, batch })
 }
 
-/// W1 through the C ABI, the publisher's half: a bus handle.
+/// W1 through the C ABI, the publisher's half: a publisher handle.
 struct CAbiFanout {
-    bus: *mut ffi::pushbus_bus,
+    publisher: *mut ffi::pushbus_publisher,
 }
 
 impl Publish for CAbiFanout {
     fn publish(&mut self, burst: u64) {
         let payload = payload(burst);
         for _ in 0..BURST {
-            c_abi::publish(self.bus, &payload);
+            c_abi::publish(self.publisher, &payload);
         }
     }
 }
 
 impl Drop for CAbiFanout {
     fn drop(&mut self) {
-        ffi::pushbus_bus_free(self.bus);
+        ffi::pushbus_publisher_free(self.publisher);
     }
 }
 
@@ -515,8 +517,11 @@ impl Drop for CAbiDrain {
 fn c_abi_fanout() -> (CAbiFanout, CAbiDrain) {
     let (bus, poller, batch) = c_abi::fanout(CAPACITY, SUBSCRIPTIONS);
     let events = c_abi::events(DRAIN_MAX);
+    let publisher = c_abi::publisher(bus);
+    // The publisher and the poller keep the bus alive.
+    ffi::pushbus_bus_free(bus);
     (
-        CAbiFanout { bus },
+        CAbiFanout { publisher },
         CAbiDrain {
             poller,
             batch,

@@ -36,6 +36,7 @@ NAMES = {
 # Rows shown for information only: no target counts them.
 NOT_COUNTED = {
     "pushbus_ring1": "pushbus, 1-message ring (what replay costs)",
+    "pushbus_publishers": "pushbus, a Publisher per topic (no name lookup)",
     "tokio_by_index": "tokio, no name lookup (the peer's best case)",
     "pushbus_topics": "pushbus, 10,000 topics (includes each topic)",
 }

@@ -54,12 +54,20 @@ pub fn events(len: usize) -> Vec<ffi::pushbus_event> {
     vec![unsafe { std::mem::zeroed() }; len]
 }
 
-/// Publishes `payload` to [`TOPIC`] with `pushbus_publish`, as binary.
-pub fn publish(bus: *mut ffi::pushbus_bus, payload: &[u8]) {
-    let status = ffi::pushbus_publish(
-        bus,
-        TOPIC.as_ptr().cast(),
-        TOPIC.len(),
+/// A publisher for [`TOPIC`] (a server publishing to a hot topic would
+/// hold one, as the peers hold their senders).
+pub fn publisher(bus: *mut ffi::pushbus_bus) -> *mut ffi::pushbus_publisher {
+    let mut publisher = null_mut();
+    let status =
+        ffi::pushbus_publisher_new(bus, TOPIC.as_ptr().cast(), TOPIC.len(), &mut publisher);
+    assert_eq!(status, ffi::pushbus_status::PUSHBUS_OK);
+    publisher
+}
+
+/// Publishes `payload` with `pushbus_publisher_publish`, as binary.
+pub fn publish(publisher: *mut ffi::pushbus_publisher, payload: &[u8]) {
+    let status = ffi::pushbus_publisher_publish(
+        publisher,
         std::ptr::null(),
         0,
         ffi::PUSHBUS_PAYLOAD_BINARY,
@@ -87,7 +95,7 @@ pub fn drain_once(
 /// copies of `payload`, then drains everything, touching each delivery's
 /// length. Returns the number of deliveries; panics on any gap.
 pub fn publish_then_drain(
-    bus: *mut ffi::pushbus_bus,
+    publisher: *mut ffi::pushbus_publisher,
     poller: *mut ffi::pushbus_poller,
     batch: *mut ffi::pushbus_batch,
     events: &mut [ffi::pushbus_event],
@@ -95,7 +103,7 @@ pub fn publish_then_drain(
     payload: &[u8],
 ) -> usize {
     for _ in 0..burst {
-        publish(bus, payload);
+        publish(publisher, payload);
     }
     let (mut delivered, mut bytes) = (0, 0);
     loop {

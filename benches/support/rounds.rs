@@ -9,7 +9,7 @@
 
 use std::hint::black_box;
 
-use pushbus::{ffi, Batch, Bus, Config, Event, Payload, Poller, Start};
+use pushbus::{ffi, Batch, Bus, Config, Event, Payload, Poller, Publisher, Start};
 
 use crate::c_abi;
 
@@ -61,9 +61,11 @@ pub fn drain_pushbus(poller: &Poller, batch: &mut Batch) -> usize {
     delivered
 }
 
-/// W1 on pushbus: `n` subscriptions to one topic in one poller.
+/// W1 on pushbus: `n` subscriptions to one topic in one poller, published
+/// to through a [`Publisher`] (the peers' publishers hold their senders
+/// too).
 pub struct PushbusFanout {
-    bus: Bus,
+    publisher: Publisher,
     poller: Poller,
     batch: Batch,
 }
@@ -78,7 +80,7 @@ impl PushbusFanout {
                 .expect("subscribe");
         }
         PushbusFanout {
-            bus,
+            publisher: bus.publisher("fanout").expect("publisher"),
             poller,
             batch: Batch::with_capacity(DRAIN_MAX),
         }
@@ -88,8 +90,8 @@ impl PushbusFanout {
 impl Round for PushbusFanout {
     fn round(&mut self) -> usize {
         for _ in 0..BURST {
-            self.bus
-                .publish("fanout", None, Payload::binary(&PAYLOAD))
+            self.publisher
+                .publish(None, Payload::binary(&PAYLOAD))
                 .expect("publish");
         }
         drain_pushbus(&self.poller, &mut self.batch)
@@ -102,6 +104,7 @@ impl Round for PushbusFanout {
 /// call, at least 2/3 of the Rust API's rate).
 pub struct PushbusCAbiFanout {
     bus: *mut ffi::pushbus_bus,
+    publisher: *mut ffi::pushbus_publisher,
     poller: *mut ffi::pushbus_poller,
     batch: *mut ffi::pushbus_batch,
     events: Vec<ffi::pushbus_event>,
@@ -113,6 +116,7 @@ impl PushbusCAbiFanout {
         let events = c_abi::events(DRAIN_MAX);
         PushbusCAbiFanout {
             bus,
+            publisher: c_abi::publisher(bus),
             poller,
             batch,
             events,
@@ -122,14 +126,15 @@ impl PushbusCAbiFanout {
 
 impl Round for PushbusCAbiFanout {
     fn round(&mut self) -> usize {
-        let (bus, poller, batch) = (self.bus, self.poller, self.batch);
-        c_abi::publish_then_drain(bus, poller, batch, &mut self.events, BURST, &PAYLOAD)
+        let (publisher, poller, batch) = (self.publisher, self.poller, self.batch);
+        c_abi::publish_then_drain(publisher, poller, batch, &mut self.events, BURST, &PAYLOAD)
     }
 }
 
 impl Drop for PushbusCAbiFanout {
     fn drop(&mut self) {
         ffi::pushbus_batch_free(self.batch);
+        ffi::pushbus_publisher_free(self.publisher);
         ffi::pushbus_poller_free(self.poller);
         ffi::pushbus_bus_free(self.bus);
     }
@@ -141,15 +146,20 @@ pub fn topic_names() -> Vec<String> {
 }
 
 /// W2 on pushbus: one subscription per topic ([`topic_names`]), all in one
-/// poller, rings of `ring` messages.
+/// poller, rings of `ring` messages; published to by name, as a broker is
+/// addressed (the peers look their senders up by name too), or through a
+/// [`Publisher`] per topic (no lookup: the peers' `by_index` case).
 pub struct PushbusTopics {
     bus: Bus,
     poller: Poller,
     batch: Batch,
     names: Vec<String>,
+    /// Empty when publishing by name.
+    publishers: Vec<Publisher>,
 }
 
 impl PushbusTopics {
+    /// Publishing by name.
     pub fn new(ring: usize) -> Self {
         let bus = Bus::new(pushbus_config(ring)).expect("valid config");
         let poller = bus.poller();
@@ -162,16 +172,34 @@ impl PushbusTopics {
             poller,
             batch: Batch::with_capacity(DRAIN_MAX),
             names,
+            publishers: Vec::new(),
         }
+    }
+
+    /// Publishing through a [`Publisher`] per topic.
+    pub fn with_publishers(ring: usize) -> Self {
+        let mut topics = PushbusTopics::new(ring);
+        topics.publishers = (topics.names.iter())
+            .map(|name| topics.bus.publisher(name).expect("publisher"))
+            .collect();
+        topics
     }
 }
 
 impl Round for PushbusTopics {
     fn round(&mut self) -> usize {
-        for name in &self.names {
-            self.bus
-                .publish(name, None, Payload::binary(&PAYLOAD))
-                .expect("publish");
+        if self.publishers.is_empty() {
+            for name in &self.names {
+                self.bus
+                    .publish(name, None, Payload::binary(&PAYLOAD))
+                    .expect("publish");
+            }
+        } else {
+            for publisher in &self.publishers {
+                publisher
+                    .publish(None, Payload::binary(&PAYLOAD))
+                    .expect("publish");
+            }
         }
         drain_pushbus(&self.poller, &mut self.batch)
     }
