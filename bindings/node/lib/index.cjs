@@ -1,5 +1,5 @@
 'use strict';
-// pushbus for Node: Bus, Poller, Subscription over the C ABI (koffi).
+// pushbus for Node: Bus, Publisher, Poller, Subscription over the C ABI (koffi).
 //
 // How messages reach JavaScript. A Poller's pollable fd (pipe mode) is
 // watched on the event loop with koffi.node.poll, a libuv uv_poll_t: the fd
@@ -54,7 +54,7 @@ const STATUS_NAMES = [
 /** Status codes by name (`Status.PUSHBUS_INVALID_TOPIC === 3`). */
 const Status = Object.freeze(Object.fromEntries(STATUS_NAMES.map((name, value) => [name, value])));
 
-/** The binding's own code for a call on a closed Bus, Poller or Subscription. */
+/** The binding's own code for a call on a closed Bus, Publisher, Poller or Subscription. */
 const CLOSED = 'PUSHBUS_CLOSED';
 
 /** An error from pushbus: `.code` is the status name, `.status` its number. */
@@ -239,6 +239,38 @@ function lagCode(lag) {
 
 const PAYLOAD_KINDS = ['json', 'text', 'binary'];
 const PAYLOAD_CODES = { json: 0, text: 1, binary: 2 };
+
+/**
+ * The message arguments of a publish, Bus#publish's and Publisher#publish's
+ * alike, as `{ payload, event, kind }` (event: a string or null; kind: its
+ * code). A string is sent as text, a Buffer/Uint8Array/ArrayBuffer as
+ * binary, anything else as JSON (JSON.stringify); `options.kind` overrides
+ * ('json' validates the bytes), `options.event` names the event type.
+ */
+function messageArgs(data, options) {
+  let kind;
+  let payload;
+  let event = null;
+  if (options !== undefined) {
+    event = optionalString(options.event, 'event');
+    if (options.kind !== undefined) {
+      kind = PAYLOAD_CODES[options.kind];
+      if (kind === undefined) throw new TypeError("kind must be 'json', 'text' or 'binary'");
+    }
+  }
+  if (typeof data === 'string') {
+    payload = Buffer.from(data, 'utf8');
+    if (kind === undefined) kind = 1;
+  } else if (Buffer.isBuffer(data) || ArrayBuffer.isView(data) || data instanceof ArrayBuffer) {
+    payload = toBytes(data, 'data');
+    if (kind === undefined) kind = 2;
+  } else {
+    if (data === undefined) throw new TypeError('data is required');
+    payload = Buffer.from(JSON.stringify(data), 'utf8');
+    if (kind === undefined) kind = 0;
+  }
+  return { payload, event, kind };
+}
 
 // ---------------------------------------------------------------------------
 // Events
@@ -463,11 +495,14 @@ class Cell {
   constructor(ptr, free) {
     this.ptr = ptr;
     this.free = free;
+    /** A Set of its owner's cells (a bus's publishers) it leaves when released. */
+    this.group = null;
   }
   release() {
     const ptr = this.ptr;
     if (ptr === null) return false;
     this.ptr = null;
+    if (this.group !== null) this.group.delete(this);
     this.free(ptr);
     return true;
   }
@@ -650,6 +685,9 @@ function makeConfig(options) {
 class Bus extends EventEmitter {
   #cell;
   #pollers = new Set();
+  // The cells of its open publishers (a cell leaves when released, by
+  // close() or by the finalizer, so dropped publishers are not kept here).
+  #publishers = new Set();
   #default = null;
   #forwarders = new Map();
 
@@ -700,36 +738,33 @@ class Bus extends EventEmitter {
    * (JSON.stringify); `kind` overrides ('json' validates the bytes).
    */
   publish(topic, data, options) {
-    const bus = this._ptr('publish');
+    this._ptr('publish');
     mustString(topic, 'topic');
-    let kind;
-    let payload;
-    let event = null;
-    if (options !== undefined) {
-      event = optionalString(options.event, 'event');
-      if (options.kind !== undefined) {
-        kind = PAYLOAD_CODES[options.kind];
-        if (kind === undefined) throw new TypeError("kind must be 'json', 'text' or 'binary'");
-      }
-    }
-    if (typeof data === 'string') {
-      payload = data;
-      if (kind === undefined) kind = 1;
-    } else if (Buffer.isBuffer(data) || ArrayBuffer.isView(data) || data instanceof ArrayBuffer) {
-      payload = toBytes(data, 'data');
-      if (kind === undefined) kind = 2;
-    } else {
-      if (data === undefined) throw new TypeError('data is required');
-      payload = JSON.stringify(data);
-      if (kind === undefined) kind = 0;
-    }
-    if (typeof payload === 'string') payload = Buffer.from(payload, 'utf8');
+    const { payload, event, kind } = messageArgs(data, options);
+    // The pointer is read after the arguments: their user code (toJSON)
+    // may have closed the bus.
+    const bus = this._ptr('publish');
     check(
       c.publish(bus, topic, len(topic), event, len(event), kind, payload, payload.length, scratchKey),
       'publish',
       topic
     );
     return keyText(scratchKey, 0);
+  }
+
+  /**
+   * A Publisher for `topic` (created if needed): it publishes without
+   * looking the name up, and keeps the topic from expiring as idle while
+   * it is open.
+   */
+  publisher(topic) {
+    return new Publisher(this, topic);
+  }
+
+  /** @internal a new publisher's cell, released by close() with the bus's. */
+  _own(cell) {
+    cell.group = this.#publishers;
+    this.#publishers.add(cell);
   }
 
   /** The topic's newest key (reading from it gets only later messages). */
@@ -851,13 +886,82 @@ class Bus extends EventEmitter {
     return this.defaultPoller[Symbol.asyncIterator]();
   }
 
-  /** Closes every poller made from this bus, then releases the bus. Idempotent. */
+  /**
+   * Closes every poller and publisher made from this bus, then releases
+   * the bus. Idempotent.
+   */
   close() {
     if (this.closed) return;
     for (const ref of [...this.#pollers]) ref.deref()?.close();
     this.#pollers.clear();
+    for (const cell of [...this.#publishers]) untrack(cell);
+    this.#publishers.clear();
     untrack(this.#cell);
     this.emit('close');
+  }
+
+  [Symbol.dispose]() {
+    this.close();
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Publisher
+
+/**
+ * Publishes to one topic, found once when it is made: a publish skips the
+ * topic lookup. While open it keeps its topic from expiring as idle (so the
+ * topic's keys stay valid). Made by `bus.publisher(topic)`; closed by
+ * close(), by its bus's close(), or freed by the finalizer when dropped.
+ */
+class Publisher {
+  #cell;
+  #topic;
+
+  constructor(bus, topic) {
+    if (!(bus instanceof Bus)) throw new TypeError('a Publisher is made by bus.publisher()');
+    const ptr = bus._ptr('publisher');
+    mustString(topic, 'topic');
+    const out = [null];
+    check(c.publisher_new(ptr, topic, len(topic), out), 'publisher', topic);
+    this.bus = bus;
+    this.#topic = topic;
+    this.#cell = new Cell(out[0], c.publisher_free);
+    track(this, this.#cell);
+    bus._own(this.#cell);
+  }
+
+  /** The topic it publishes to. */
+  get topic() {
+    return this.#topic;
+  }
+
+  get closed() {
+    return this.#cell.ptr === null;
+  }
+
+  /**
+   * Publishes to the publisher's topic and returns the message's version
+   * key; arguments as Bus#publish's, without the topic.
+   */
+  publish(data, options) {
+    if (this.#cell.ptr === null) throw closedError('publish');
+    const { payload, event, kind } = messageArgs(data, options);
+    // Read after the arguments: their user code (toJSON) may have closed it.
+    const ptr = this.#cell.ptr;
+    if (ptr === null) throw closedError('publish');
+    check(
+      c.publisher_publish(ptr, event, len(event), kind, payload, payload.length, scratchKey),
+      'publish',
+      this.#topic
+    );
+    return keyText(scratchKey, 0);
+  }
+
+  /** Releases the publisher (its topic may then expire when idle). Idempotent. */
+  close() {
+    if (this.#cell.ptr === null) return;
+    untrack(this.#cell);
   }
 
   [Symbol.dispose]() {
@@ -1476,6 +1580,7 @@ const version = c.version();
 
 module.exports = {
   Bus,
+  Publisher,
   Poller,
   Subscription,
   Message,

@@ -170,6 +170,8 @@ export declare class Bus extends EventEmitter<ConsumerEvents> implements AsyncIt
   readonly closed: boolean;
   /** Publishes and returns the message's version key. */
   publish(topic: string, data: string | Uint8Array | ArrayBuffer | unknown, options?: PublishOptions): string;
+  /** A Publisher for `topic` (created if needed). */
+  publisher(topic: string): Publisher;
   head(topic: string): string;
   stats(): BusStats;
   sweep(): void;
@@ -182,8 +184,26 @@ export declare class Bus extends EventEmitter<ConsumerEvents> implements AsyncIt
   poller(options?: PollerOptions): Poller;
   readonly defaultPoller: Poller;
   subscribe(selectors: string | readonly string[], options?: SubscribeOptions): Subscription;
+  /** Closes its pollers and publishers too. */
   close(): void;
   [Symbol.asyncIterator](): AsyncIterator<PushbusEvent>;
+  [Symbol.dispose](): void;
+}
+
+/**
+ * Publishes to one topic without looking its name up; keeps the topic from
+ * expiring as idle while open. Made by `bus.publisher(topic)`.
+ */
+export declare class Publisher {
+  private constructor();
+  readonly bus: Bus;
+  /** The topic it publishes to. */
+  readonly topic: string;
+  readonly closed: boolean;
+  /** Publishes and returns the message's version key (arguments as Bus#publish's, without the topic). */
+  publish(data: string | Uint8Array | ArrayBuffer | unknown, options?: PublishOptions): string;
+  /** Idempotent; publishing afterwards throws PUSHBUS_CLOSED. */
+  close(): void;
   [Symbol.dispose](): void;
 }
 
@@ -273,6 +293,7 @@ export declare const libraryPath: string;
 
 declare const pushbus: {
   Bus: typeof Bus;
+  Publisher: typeof Publisher;
   Poller: typeof Poller;
   Subscription: typeof Subscription;
   Message: typeof Message;

@@ -4,6 +4,7 @@ import pushbus from './index.cjs';
 
 export const {
   Bus,
+  Publisher,
   Poller,
   Subscription,
   Message,

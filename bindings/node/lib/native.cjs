@@ -200,6 +200,13 @@ const c = {
   publish: F(
     'uint32_t pushbus_publish(void *bus, const char *topic, size_t topic_len, const char *event, size_t event_len, uint32_t kind, const uint8_t *payload, size_t payload_len, uint8_t *out_key)'
   ),
+  publisher_new: F(
+    'uint32_t pushbus_publisher_new(void *bus, const char *topic, size_t topic_len, _Out_ void **out)'
+  ),
+  publisher_publish: F(
+    'uint32_t pushbus_publisher_publish(void *publisher, const char *event, size_t event_len, uint32_t kind, const uint8_t *payload, size_t payload_len, uint8_t *out_key)'
+  ),
+  publisher_free: F('void pushbus_publisher_free(void *publisher)'),
   bus_head: F('uint32_t pushbus_bus_head(void *bus, const char *topic, size_t topic_len, uint8_t *out_key)'),
   bus_stats: F('uint32_t pushbus_bus_stats(void *bus, uint8_t *out)'),
   bus_sweep: F('uint32_t pushbus_bus_sweep(void *bus)'),

@@ -1,10 +1,14 @@
 // Nothing leaks: 10,000 subscribe/unsubscribe and poller open/close cycles
 // leave the bus with 0 subscriptions and the process with the fds it had;
 // pollers dropped without close() are freed by the FinalizationRegistry,
-// and objects closed explicitly are never freed twice.
+// and objects closed explicitly are never freed twice. Publishers: 10,000
+// open/publish/close cycles release every topic they held; dropped ones are
+// freed by the finalizer, closed ones (by close() or by their bus's) never
+// again.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Bus } from 'pushbus';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { collect, collectGarbage, fdCount } from './helpers.mjs';
 
 const CYCLES = 10_000;
@@ -112,6 +116,80 @@ test('pollers dropped without close() are freed by the finalizer; closed ones ar
     })();
     await collectGarbage();
     bus.publish('gc.t', 'still fine');
+  } finally {
+    bus.close();
+  }
+});
+
+test('10,000 publisher open/publish/close cycles release every topic they held', { timeout: 60_000 }, async () => {
+  const bus = new Bus({ topicIdleTtlMs: 5, janitorIntervalMs: 0 });
+  try {
+    const sub = bus.subscribe('pub.>');
+    const got = collect(sub, 'message', CYCLES); // (the default poller's fd is watched from here)
+    const baseline = fdCount();
+    for (let i = 0; i < CYCLES; i++) {
+      // Some topics are shared by many publishers in turn, some are new.
+      const publisher = bus.publisher(i % 2 === 0 ? `pub.shared.${(i >> 1) % 16}` : `pub.own.${i}`);
+      assert.equal(publisher.topic.startsWith('pub.'), true);
+      publisher.publish(i % 3 === 0 ? { i } : String(i), { event: 'leak' });
+      if (i % 5 === 0) publisher.close(); // twice: harmless
+      publisher.close();
+    }
+    const messages = await got;
+    assert.equal(messages.length, CYCLES);
+    assert.equal(messages[CYCLES - 1].event, 'leak');
+    sub.close();
+    assert.equal(bus.stats().published, CYCLES);
+    assert.equal(bus.stats().topics, 16 + CYCLES / 2);
+    await sleep(50);
+    bus.sweep();
+    assert.equal(bus.stats().topics, 0, 'every publisher released its topic');
+    assert.ok(fdCount() <= baseline + 1, `fds: ${fdCount()} vs ${baseline}`);
+  } finally {
+    bus.close();
+  }
+});
+
+test('publishers dropped without close() are freed by the finalizer; closed ones are not freed again', { timeout: 60_000 }, async () => {
+  const bus = new Bus({ topicIdleTtlMs: 5, janitorIntervalMs: 0 });
+  try {
+    (() => {
+      for (let i = 0; i < 500; i++) bus.publisher(`gc.dropped.${i}`).publish('x');
+    })();
+    // Closed explicitly, then collected: the finalizer must not free them
+    // again (a second free would drop the topic's hold twice, or crash).
+    (() => {
+      for (let i = 0; i < 500; i++) {
+        const publisher = bus.publisher(`gc.closed.${i % 10}`);
+        publisher.publish('x');
+        publisher.close();
+      }
+    })();
+    // Closed by their bus's close(), then collected.
+    (() => {
+      const other = new Bus();
+      for (let i = 0; i < 200; i++) other.publisher(`gc.other.${i}`).publish('x');
+      other.close();
+    })();
+    // Buses dropped with their publishers open: both are finalized, in any order.
+    (() => {
+      for (let i = 0; i < 50; i++) new Bus().publisher('t').publish('x');
+    })();
+    const held = bus.publisher('gc.held');
+    await sleep(20);
+    bus.sweep();
+    assert.equal(bus.stats().topics, 501, 'the dropped publishers still hold their topics until collected');
+    const deadline = Date.now() + 20_000;
+    while (Date.now() < deadline && bus.stats().topics > 1) {
+      await collectGarbage();
+      await sleep(10);
+      bus.sweep();
+    }
+    assert.equal(bus.stats().topics, 1, 'the finalizer released every dropped publisher');
+    // The held publisher and its topic are intact.
+    assert.equal(held.publish('still fine').endsWith('-1'), true);
+    bus.publish('gc.held', 'x');
+    assert.equal(held.publish('y').endsWith('-3'), true);
   } finally {
     bus.close();
   }

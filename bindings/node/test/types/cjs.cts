@@ -8,6 +8,9 @@ sub.on('message', (m) => {
   void seq;
 });
 const err: typeof pushbus.PushbusError = pushbus.PushbusError;
+const publisher: pushbus.Publisher = bus.publisher('chat.lobby');
+const key: string = publisher.publish({ text: 'hi' }, { event: 'message', kind: 'json' });
+publisher.close();
 // @ts-expect-error Subscription has no public constructor
 new pushbus.Subscription();
-void [err, bus.close()];
+void [err, key, bus.close()];

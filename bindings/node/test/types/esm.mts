@@ -1,6 +1,6 @@
 // Compiled with `tsc --noEmit` (not run): the declarations must accept the
 // documented usage and reject misuse (the @ts-expect-error lines).
-import pushbus, { Bus, PushbusError, Status, framing, parseKey, type Message, type PushbusEvent } from 'pushbus';
+import pushbus, { Bus, Publisher, PushbusError, Status, framing, parseKey, type Message, type PushbusEvent } from 'pushbus';
 
 const bus: Bus = new Bus({ ringMaxMessages: 4096, lagPolicy: 'gap', presenceEvents: false });
 const poller = bus.poller({ frames: true, highWaterMark: 1024 });
@@ -18,6 +18,23 @@ sub.on('gap', (g) => {
 });
 const key: string = bus.publish('chat.lobby', { user: 'ann', text: 'hi' }, { event: 'message' });
 bus.publish('chat.lobby', Buffer.from([1, 2, 3]), { kind: 'binary' });
+const publisher: Publisher = bus.publisher('chat.lobby');
+const topic: string = publisher.topic;
+const pubKey: string = publisher.publish({ user: 'ann', text: 'hi' }, { event: 'message' });
+publisher.publish('text', { kind: 'text' });
+publisher.publish(new Uint8Array([1, 2]));
+const pubClosed: boolean = publisher.closed;
+publisher.close();
+{
+  using scoped = bus.publisher('chat.scoped');
+  scoped.publish('x');
+}
+// @ts-expect-error a publisher's topic is fixed: no topic argument
+publisher.publish('chat.lobby', 'x', { event: 'message' });
+// @ts-expect-error an unknown payload kind
+publisher.publish('x', { kind: 'xml' });
+// @ts-expect-error Publisher has no public constructor
+new Publisher(bus, 'chat.lobby');
 const k = parseKey(key);
 const epoch: bigint = k.epoch;
 const stats = bus.stats();
@@ -62,4 +79,4 @@ poller.subscribe('x', { start: 'yesterday' });
 // @ts-expect-error the lag policy of a bus is 'gap' or 'close'
 new Bus({ lagPolicy: 'default' });
 
-void [pushbus.version, epoch, n, status, preamble, consume];
+void [pushbus.version, pushbus.Publisher, epoch, n, status, preamble, consume, topic, pubKey, pubClosed];
