@@ -1,10 +1,11 @@
-"""10,000 open/close cycles leave no subscription, fd or message behind."""
+"""10,000 open/close cycles leave no subscription, publisher, fd or message behind."""
 
 from __future__ import annotations
 
 import asyncio
 import gc
 import os
+import time
 
 import pushbus
 
@@ -89,3 +90,33 @@ def test_zero_copy_messages_are_freed() -> None:
             del views
         gc.collect()
         assert pushbus.taken_messages_alive() == 0
+
+
+def test_publisher_open_close_cycles_free_every_publisher() -> None:
+    # An open publisher holds its topic against idle expiry: the topics
+    # expiring at the end prove every one of them was freed (close, `with`,
+    # or garbage), and a double free would crash the run.
+    with pushbus.Bus(topic_idle_ttl=0.05, janitor_interval=None) as bus, bus.poller() as poller:
+        _keep = poller.subscribe("pub.*")
+        _ = poller.fd
+        fds = open_fds()
+        for i in range(10_000):
+            pub = bus.publisher(f"pub.{i % 3}")
+            pub.publish(b"x", event="e" if i % 2 else None)
+            if i % 3 == 0:
+                pub.close()
+                pub.close()
+            elif i % 3 == 1:
+                with pub:
+                    pass
+            else:
+                del pub  # the finalizer frees it
+            if i % 1000 == 999:
+                assert len(poller.drain(max=10_000)) == 1000
+        gc.collect()
+        _keep.close()
+        assert bus.stats().published == 10_000
+        assert open_fds() == fds
+        time.sleep(0.1)
+        bus.sweep()
+        assert bus.stats().topics == 0

@@ -99,6 +99,38 @@ def test_many_publishers_each_in_order() -> None:
     poller.close()
 
 
+def test_threads_share_one_publisher() -> None:
+    n, threads_n = 2000, 4
+    total = threads_n * n + threads_n * n // 2
+    with pushbus.Bus(ring_max_messages=total) as bus, bus.poller() as poller, \
+            bus.publisher("shared") as pub:
+        sub = poller.subscribe("shared")
+        keys: dict[int, list[str]] = {t: [] for t in range(threads_n)}
+        threads = [threading.Thread(target=lambda t=t: keys[t].extend(pub.publish(f"{t}:{i}") for i in range(n)))
+                   for t in range(threads_n)]
+        for thread in threads:
+            thread.start()
+        for _ in range(threads_n * n // 2):
+            bus.publish("shared", "bus")  # interleaved with the publisher's keys
+        for thread in threads:
+            thread.join(30)
+        seqs = sorted(pushbus.key_parse(k).seq for ks in keys.values() for k in ks)
+        assert len(set(seqs)) == threads_n * n and max(seqs) <= total
+        for ks in keys.values():  # each thread's keys increase
+            assert [pushbus.key_parse(k).seq for k in ks] == sorted(pushbus.key_parse(k).seq for k in ks)
+        got: list[Message] = []
+        while (msg := sub.get(timeout=0.5)) is not None:
+            assert isinstance(msg, Message)
+            got.append(msg)
+        assert [pushbus.key_parse(m.key).seq for m in got] == list(range(1, total + 1))
+        by_thread: dict[str, list[int]] = {}
+        for m in got:
+            if m.text != "bus":
+                t, i = m.text.split(":")
+                by_thread.setdefault(t, []).append(int(i))
+        assert by_thread == {str(t): list(range(n)) for t in range(threads_n)}
+
+
 def test_close_while_another_thread_waits(bus: pushbus.Bus) -> None:
     poller = bus.poller()
     _keep = poller.subscribe("t")

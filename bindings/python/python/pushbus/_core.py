@@ -1,4 +1,4 @@
-"""Bus, Poller, Subscription and the events a drain hands out."""
+"""Bus, Publisher, Poller, Subscription and the events a drain hands out."""
 
 from __future__ import annotations
 
@@ -44,6 +44,7 @@ __all__ = [
     "PollResult",
     "Poller",
     "PresenceEntry",
+    "Publisher",
     "Stats",
     "Subscription",
 ]
@@ -301,6 +302,19 @@ def _encode_payload(data: Any, kind: Optional[str]) -> Tuple[bytes, int]:
     raise TypeError(f"a {kind} payload must be str or bytes, not {type(data).__name__}")
 
 
+def _message_args(data: Any, event: Optional[str], kind: Optional[str]) -> Tuple[Any, int, int, bytes]:
+    """A publish's arguments but the topic, as ``pushbus_publish`` and
+    ``pushbus_publisher_publish`` take them: (event, event length, kind code, payload)."""
+    if kind is None and type(data) is bytes:
+        payload, code = data, 2
+    else:
+        payload, code = _encode_payload(data, kind)
+    if event is None:
+        return ffi.NULL, 0, code, payload
+    ev = _utf8(event, "event")
+    return ev, len(ev), code, payload
+
+
 def _encode_info(info: Any) -> Optional[bytes]:
     if info is None:
         return None
@@ -354,8 +368,8 @@ class Bus:
 
     Keyword arguments set the configuration; each left out keeps the
     library's default. Durations are in seconds; None turns a limit off.
-    Thread-safe. Pollers keep the broker alive: closing the bus releases
-    this handle only.
+    Thread-safe. Pollers and publishers keep the broker alive: closing the
+    bus releases this handle only.
     """
 
     def __init__(
@@ -443,23 +457,21 @@ class Bus:
         else is serialised as JSON. With ``kind="json"``, str and bytes are
         taken as JSON text (validated by the library).
         """
-        if kind is None and type(data) is bytes:
-            payload, code = data, 2
-        else:
-            payload, code = _encode_payload(data, kind)
+        ev, ev_len, code, payload = _message_args(data, event, kind)
         t = topic.encode("utf-8") if type(topic) is str else _utf8(topic, "topic")
         key = ffi.new("pushbus_key *")
         ptr = self._handle.ptr
         if ptr is None:
             raise Closed("the bus is closed")
-        if event is None:
-            status = lib.pushbus_publish(ptr, t, len(t), ffi.NULL, 0, code, payload, len(payload), key)
-        else:
-            ev = _utf8(event, "event")
-            status = lib.pushbus_publish(ptr, t, len(t), ev, len(ev), code, payload, len(payload), key)
+        status = lib.pushbus_publish(ptr, t, len(t), ev, ev_len, code, payload, len(payload), key)
         if status:
             check(status, repr(topic))
         return f"{key.epoch:x}-{key.seq}"
+
+    def publisher(self, topic: str) -> "Publisher":
+        """A publisher for ``topic`` (created if needed): ``publish`` without
+        the topic lookup, and the topic held against idle expiry while it is open."""
+        return Publisher(self, topic)
 
     def head(self, topic: str) -> str:
         """The topic's newest key (creating the topic): resume from it for live messages only."""
@@ -567,6 +579,68 @@ class Bus:
 
 
 max_ = max  # `max` is a parameter name in poll()
+
+
+class Publisher:
+    """Publishes to one topic, found once when it is made: a publish skips
+    the topic lookup (about a quarter of ``Bus.publish``'s work).
+
+    Keys continue the topic's sequence, shared with ``Bus.publish``. While it
+    is open, its topic never expires as idle, so the keys it hands out stay
+    valid. Thread-safe. It keeps the broker alive: closing the bus does not
+    close it. Close it (``close``, a ``with`` block) or drop it to release the topic.
+    """
+
+    def __init__(self, bus: Bus, topic: str) -> None:
+        t = _utf8(topic, "topic")
+        out = ffi.new("pushbus_publisher **")
+        ptr = bus._handle.get()
+        check(lib.pushbus_publisher_new(ptr, t, len(t), out), repr(topic))
+        self._handle = Handle(out[0], lib.pushbus_publisher_free, "publisher")
+        self._topic = topic
+
+    @property
+    def topic(self) -> str:
+        """The topic it publishes to."""
+        return self._topic
+
+    # -- lifetime ---------------------------------------------------------
+
+    def close(self) -> None:
+        """Releases the publisher (its topic may then expire when idle). Idempotent."""
+        self._handle.close()
+
+    @property
+    def closed(self) -> bool:
+        return self._handle.closed
+
+    def __enter__(self) -> "Publisher":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- publishing ---------------------------------------------------------
+
+    def publish(self, data: Any, *, event: Optional[str] = None, kind: Optional[PayloadKind] = None) -> str:
+        """Publishes one message to ``topic`` and returns its version key.
+
+        Arguments as ``Bus.publish`` without the topic: ``kind`` None infers
+        it (bytes are binary, str is text, anything else is serialised as
+        JSON); with ``kind="json"``, str and bytes are JSON text, validated.
+        """
+        ev, ev_len, code, payload = _message_args(data, event, kind)
+        key = ffi.new("pushbus_key *")
+        ptr = self._handle.ptr
+        if ptr is None:
+            raise Closed("the publisher is closed")
+        status = lib.pushbus_publisher_publish(ptr, ev, ev_len, code, payload, len(payload), key)
+        if status:
+            check(status, repr(self._topic))
+        return f"{key.epoch:x}-{key.seq}"
+
+    def __repr__(self) -> str:
+        return f"<pushbus.Publisher {self._topic!r}{' closed' if self.closed else ''}>"
 
 
 #: Messages taken zero-copy and not yet freed (for tests and debugging).
