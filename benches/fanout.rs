@@ -19,6 +19,8 @@
 
 #[path = "support/c_abi.rs"]
 mod c_abi;
+#[path = "support/config.rs"]
+mod config;
 #[path = "support/rounds.rs"]
 mod rounds;
 #[path = "support/settings.rs"]
@@ -28,14 +30,15 @@ use std::collections::HashMap;
 use std::hint::black_box;
 use std::sync::Arc;
 
+use config::{topic_names, TOPICS};
 use criterion::{
     criterion_group, criterion_main, BenchmarkGroup, BenchmarkId, Criterion, SamplingMode,
     Throughput,
 };
 use pushbus::Payload;
 use rounds::{
-    behind, topic_names, PushbusCAbiFanout, PushbusFanout, PushbusTopics, Round, BEHIND, BURST,
-    CAPACITY, PAYLOAD, TOPICS,
+    behind, PushbusCAbiFanout, PushbusFanout, PushbusTopics, Round, BEHIND, BURST, CAPACITY,
+    PAYLOAD,
 };
 
 /// Subscription counts of W1.

@@ -24,6 +24,8 @@
 
 #[path = "support/c_abi.rs"]
 mod c_abi;
+#[path = "support/config.rs"]
+mod config;
 #[path = "support/rounds.rs"]
 mod rounds;
 
@@ -34,7 +36,7 @@ use rounds::{
     behind, PushbusCAbiFanout, PushbusFanout, PushbusTopics, Round, BURST, CAPACITY, PAYLOAD,
 };
 
-/// Subscriptions of W1 (W2's topics are [`rounds::TOPICS`]).
+/// Subscriptions of W1 (W2's topics are [`config::TOPICS`]).
 const N: usize = 10_000;
 
 /// W3: bursts of publishes to a topic whose ring is full (see

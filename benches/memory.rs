@@ -10,6 +10,9 @@
 
 #![deny(clippy::undocumented_unsafe_blocks)]
 
+#[path = "support/config.rs"]
+mod config;
+
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
 use std::path::PathBuf;
@@ -17,7 +20,8 @@ use std::sync::atomic::{AtomicIsize, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::Duration;
 
-use pushbus::{Bus, Config, Payload, Start, SubscriptionId};
+use config::{pushbus_config, topic_names};
+use pushbus::{Bus, Payload, Start, SubscriptionId};
 
 /// Subscriptions created per contender.
 const SUBSCRIPTIONS: usize = 10_000;
@@ -103,18 +107,10 @@ fn measure<T>(items: usize, build: impl FnOnce() -> T) -> Growth {
     growth
 }
 
-/// A pushbus config without the janitor thread, whose allocations would
-/// land in the middle of a measurement.
-fn pushbus_config() -> Config {
-    let mut config = Config::default();
-    config.janitor_interval = None;
-    config
-}
-
 /// (a) 10,000 subscriptions to one topic in one poller. The topic and the
 /// poller's group for it exist already, as they would in a busy broker.
 fn pushbus_subscriptions() -> Growth {
-    let bus = Bus::new(pushbus_config()).expect("valid config");
+    let bus = Bus::new(pushbus_config(CAPACITY)).expect("valid config");
     let poller = bus.poller();
     poller.subscribe(&["idle"], Start::Now).expect("subscribe");
     measure(SUBSCRIPTIONS, || {
@@ -129,9 +125,9 @@ fn pushbus_subscriptions() -> Growth {
 /// (a') 10,000 topics with one subscription each: what a subscription
 /// costs when it brings its own topic (as in W2).
 fn pushbus_topics() -> Growth {
-    let bus = Bus::new(pushbus_config()).expect("valid config");
+    let bus = Bus::new(pushbus_config(CAPACITY)).expect("valid config");
     let poller = bus.poller();
-    let names: Vec<String> = (0..SUBSCRIPTIONS).map(|i| format!("topics.{i}")).collect();
+    let names = topic_names();
     measure(SUBSCRIPTIONS, || {
         let mut ids: Vec<SubscriptionId> = Vec::with_capacity(SUBSCRIPTIONS);
         for name in &names {
@@ -170,8 +166,7 @@ fn crossbeam_channels() -> Growth {
 
 /// (b) Heap growth per message of a ring holding 100,000 of them.
 fn pushbus_retained() -> Growth {
-    let mut config = pushbus_config();
-    config.ring_max_messages = 2 * MESSAGES;
+    let mut config = pushbus_config(2 * MESSAGES);
     config.ring_max_bytes = 64 << 20;
     let bus = Bus::new(config).expect("valid config");
     // Creates the topic, outside the measurement.

@@ -50,6 +50,8 @@
 #[allow(dead_code)]
 #[path = "support/c_abi.rs"]
 mod c_abi;
+#[path = "support/config.rs"]
+mod config;
 #[path = "support/settings.rs"]
 mod settings;
 
@@ -60,11 +62,12 @@ use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
+use config::{pushbus_config, topic_names, TOPICS};
 use criterion::{
     criterion_group, criterion_main, BenchmarkGroup, BenchmarkId, Criterion, SamplingMode,
     Throughput,
 };
-use pushbus::{ffi, Batch, Bus, Config, Event, Payload, Poller, Publisher, Start};
+use pushbus::{ffi, Batch, Bus, Event, Payload, Poller, Publisher, Start};
 
 /// Messages per burst.
 const BURST: usize = 64;
@@ -74,8 +77,6 @@ const CAPACITY: usize = 2 * BURST;
 const DRAIN_MAX: usize = 256;
 /// Subscriptions of W1.
 const SUBSCRIPTIONS: usize = 10_000;
-/// Topics of W2, published round-robin, one subscription each.
-const TOPICS: usize = 10_000;
 
 /// How much work a workload's benchmarks do.
 #[derive(Debug, Clone, Copy)]
@@ -122,20 +123,6 @@ fn payload(burst: u64) -> [u8; 64] {
     let mut payload = [0xAB; 64];
     payload[..8].copy_from_slice(&burst.to_le_bytes());
     payload
-}
-
-/// A pushbus config for benchmarks: no janitor thread competing for the two
-/// cores, a ring of `ring` messages.
-fn pushbus_config(ring: usize) -> Config {
-    let mut config = Config::default();
-    config.ring_max_messages = ring;
-    config.janitor_interval = None;
-    config
-}
-
-/// Names of the W2 topics, in publishing order.
-fn topic_names() -> Vec<String> {
-    (0..TOPICS).map(|i| format!("topics.{i}")).collect()
 }
 
 /// What the two threads share.

@@ -9,9 +9,10 @@
 
 use std::hint::black_box;
 
-use pushbus::{ffi, Batch, Bus, Config, Event, Payload, Poller, Publisher, Start};
+use pushbus::{ffi, Batch, Bus, Event, Payload, Poller, Publisher, Start};
 
 use crate::c_abi;
+use crate::config::{pushbus_config, topic_names};
 
 /// Every message's payload.
 pub const PAYLOAD: [u8; 64] = [0xAB; 64];
@@ -21,8 +22,6 @@ pub const BURST: usize = 64;
 pub const CAPACITY: usize = 64;
 /// Events per pushbus drain call.
 pub const DRAIN_MAX: usize = 256;
-/// Topics of W2 (one subscription and one message per topic per round).
-pub const TOPICS: usize = 10_000;
 /// Subscriptions that never drain in W3.
 pub const BEHIND: usize = 10_000;
 
@@ -30,15 +29,6 @@ pub const BEHIND: usize = 10_000;
 pub trait Round {
     /// Publishes one burst, drains every delivery; returns how many there were.
     fn round(&mut self) -> usize;
-}
-
-/// A pushbus config for benchmarks: no janitor thread to compete for the
-/// two cores, and a ring of `ring` messages.
-pub fn pushbus_config(ring: usize) -> Config {
-    let mut config = Config::default();
-    config.ring_max_messages = ring;
-    config.janitor_interval = None;
-    config
 }
 
 /// Drains `poller` until it is empty, touching every delivery.
@@ -138,11 +128,6 @@ impl Drop for PushbusCAbiFanout {
         ffi::pushbus_poller_free(self.poller);
         ffi::pushbus_bus_free(self.bus);
     }
-}
-
-/// Names of the W2 topics, in publishing order.
-pub fn topic_names() -> Vec<String> {
-    (0..TOPICS).map(|i| format!("topics.{i}")).collect()
 }
 
 /// W2 on pushbus: one subscription per topic ([`topic_names`]), all in one
