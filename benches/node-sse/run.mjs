@@ -6,6 +6,8 @@
 //
 //   node run.mjs [--full] [--contenders pushbus,plain,socketio] [--connections N]
 //                [--rates 50,100,...] [--step-seconds S] [--workers N] ...
+//   node run.mjs --client loadclient [--from 1000 --factor 1.07 --to 4000] [--pin 0:1] ...
+//                (the SSE contenders driven by benches/peers' Rust loadclient)
 import os from 'node:os';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -14,6 +16,7 @@ import { parseArgs } from 'node:util';
 import { LoadClient } from './lib/load.mjs';
 import { machineCpuSeconds, machineTicks } from './lib/machine.mjs';
 import { ServerProcess } from './lib/server.mjs';
+import { LOADCLIENT_BIN, geometricRates, parsePin, runWithLoadclient } from './lib/rust-client.mjs';
 import { clientSaturated, formatResults, shortfalls, sustained } from './lib/report.mjs';
 
 const here = (path) => fileURLToPath(new URL(path, import.meta.url));
@@ -48,6 +51,10 @@ const PROFILES = {
   short: { from: 25, to: 1600, factor: Math.SQRT2, stepSeconds: 2, warmupSeconds: 2 },
   full: { from: 25, to: 1600, factor: 2 ** 0.25, stepSeconds: 10, warmupSeconds: 5 },
 };
+// --client loadclient: the Rust client takes far higher rates; finer steps
+// from where both SSE servers still keep up on a 2-core machine.
+const LOADCLIENT_GRID = { from: 1000, to: 4000, factor: 1.07 };
+const LOADCLIENT_PUBLISHERS = 32; // as many POSTs in flight as the Node client allows
 // A contender stops after this many missed steps in a row: one miss alone
 // is often a neighbour's burst on a shared machine.
 const STOP_AFTER_MISSES = 2;
@@ -72,6 +79,13 @@ const USAGE = `usage: bash benches/node-sse/run.sh [options]   (run.sh raises ul
   --p99-bound-ms MS      a step is met only with latency p99 under this (default 100)
   --text-bytes N         size of each message's text (default 64)
   --workers N            receiving threads (default: cores - 1, at least 2, at most 8)
+  --from R --factor F --to R   the rate grid, geometric (instead of --rates)
+  --client node|loadclient     who drives the SSE contenders (default node). loadclient: the Rust epoll
+                         client of benches/peers (target/bench-peers/release/loadclient; run.sh builds it),
+                         one thread; default contenders pushbus,plain, rates 1000 x1.07 up to 4000;
+                         socketio, if asked for, stays on the Node client and the --rates grid
+  --publishers N         loadclient: publishing connections, one POST in flight each (default 32)
+  --pin S:C              loadclient: servers on cpus S, loadclient (and this runner) on cpus C, by taskset (e.g. 0:1)
   --out DIR              results directory (default target/bench/node-sse)`;
 
 function options() {
@@ -79,7 +93,13 @@ function options() {
     options: {
       help: { type: 'boolean', short: 'h', default: false },
       full: { type: 'boolean', default: process.env.BENCH_FULL === '1' },
-      contenders: { type: 'string', default: Object.keys(CONTENDERS).join(',') },
+      contenders: { type: 'string' },
+      client: { type: 'string', default: 'node' },
+      from: { type: 'string' },
+      factor: { type: 'string' },
+      to: { type: 'string' },
+      publishers: { type: 'string', default: String(LOADCLIENT_PUBLISHERS) },
+      pin: { type: 'string' },
       connections: { type: 'string', default: '1000' },
       rates: { type: 'string' },
       'step-seconds': { type: 'string' },
@@ -100,13 +120,34 @@ function options() {
     if (!(n > 0 && Number.isFinite(n))) throw new Error(`--${flag} must be a positive number, not ${text}`);
     return n;
   };
-  const contenders = values.contenders.split(',');
+  if (values.client !== 'node' && values.client !== 'loadclient') throw new Error(`--client is node or loadclient, not ${values.client}`);
+  const rust = values.client === 'loadclient';
+  const contenders = (values.contenders ?? (rust ? 'pushbus,plain' : Object.keys(CONTENDERS).join(','))).split(',');
   for (const name of contenders) if (!(name in CONTENDERS)) throw new Error(`unknown contender ${name} (${Object.keys(CONTENDERS)})`);
+  const pin = parsePin(values.pin);
+  if (pin !== null && !rust) throw new Error('--pin needs --client loadclient');
+  const gridGiven = values.from !== undefined || values.factor !== undefined || values.to !== undefined;
+  if (gridGiven && values.rates) throw new Error('--rates or --from/--factor/--to, not both');
+  const grid = (defaults) => ({
+    from: positive('from', values.from ?? defaults.from),
+    factor: positive('factor', values.factor ?? defaults.factor),
+    to: positive('to', values.to ?? defaults.to),
+  });
+  const nodeGrid = gridGiven && !rust ? grid(profile) : profile;
+  const rustGrid = grid(LOADCLIENT_GRID);
+  if (rust && values.rates && contenders.some((name) => CONTENDERS[name].transport === 'sse')) {
+    throw new Error('--client loadclient steps geometrically: use --from/--factor/--to, not --rates');
+  }
   return {
+    client: values.client,
     profile: values.full ? 'full' : 'short',
     contenders,
     connections: positive('connections', values.connections),
-    rates: values.rates ? values.rates.split(',').map((r) => positive('rates', r)) : rateGrid(profile),
+    rates: values.rates ? values.rates.split(',').map((r) => positive('rates', r)) : rateGrid(nodeGrid),
+    // --client loadclient: the SSE contenders' grid, exactly as the loadclient computes it
+    ...(rust ? { loadclientRates: geometricRates(rustGrid.from, rustGrid.factor, rustGrid.to), rateFactor: rustGrid.factor } : {}),
+    publishers: positive('publishers', values.publishers),
+    pin,
     stepSeconds: positive('step-seconds', values['step-seconds'] ?? profile.stepSeconds),
     warmupSeconds: profile.warmupSeconds,
     graceSeconds: positive('grace-seconds', values['grace-seconds']),
@@ -221,7 +262,23 @@ console.error(
   `node-sse: ${opts.profile} run, ${opts.connections} connections, ${opts.workers} receiving threads, ` +
     `steps ${opts.rates.join('/')} msg/s of ${opts.stepSeconds} s; load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`
 );
-for (const name of opts.contenders) results.contenders[name] = await runContender(name, opts);
+if (opts.pin !== null) {
+  // this runner (and the Node client's threads, for socketio) on the client's cpus
+  execFileSync('taskset', ['-a', '-p', '-c', opts.pin.client, String(process.pid)], { stdio: 'ignore' });
+}
+if (opts.client === 'loadclient') {
+  console.error(
+    `loadclient (${LOADCLIENT_BIN}): steps ${opts.loadclientRates.map((r) => Math.round(r)).join('/')} msg/s of ${opts.stepSeconds} s, ` +
+      `${opts.publishers} publishers` + (opts.pin ? `, pinned: servers cpu ${opts.pin.server}, loadclient cpu ${opts.pin.client}` : '')
+  );
+}
+const rules = { busyShare: BUSY_SHARE, retriesWhenBusy: RETRIES_WHEN_BUSY, stopAfterMisses: STOP_AFTER_MISSES };
+for (const name of opts.contenders) {
+  const rust = opts.client === 'loadclient' && CONTENDERS[name].transport === 'sse';
+  results.contenders[name] = rust
+    ? await runWithLoadclient(name, CONTENDERS[name], { ...opts, rates: opts.loadclientRates }, rules)
+    : await runContender(name, opts);
+}
 results.loadAverageAtEnd = os.loadavg();
 results.seconds = (Date.now() - startedAt) / 1000;
 

@@ -4,6 +4,8 @@
 #   bash benches/node-sse/run.sh             # short run, about 2 minutes
 #   bash benches/node-sse/run.sh --full      # longer steps, finer rates (or BENCH_FULL=1)
 #   bash benches/node-sse/run.sh --help      # every option (run.mjs)
+#   bash benches/node-sse/run.sh --client loadclient [--pin 0:1]
+#                                            # pushbus and plain driven by the Rust loadclient
 #
 # Builds the library if it is missing, installs the locked npm dependencies
 # of the pushbus package, the Node chat server and this benchmark where they
@@ -29,6 +31,18 @@ for dir in "$root/bindings/node" "$root/examples/node" "$here"; do
   if [ ! -f "$dir/node_modules/.package-lock.json" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
     (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
   fi
+done
+
+# --client loadclient: the Rust load client of benches/peers, built where
+# benches/scripts/run.sh builds it (cargo does nothing when it is up to date).
+for arg in "$@"; do
+  case "$arg" in
+    loadclient|--client=loadclient)
+      echo "run.sh: building benches/peers' loadclient (cargo build --release --locked)" >&2
+      (cd "$root" && CARGO_TARGET_DIR="$root/target/bench-peers" cargo build --release --locked --quiet \
+        --manifest-path benches/peers/Cargo.toml --bin loadclient)
+      break ;;
+  esac
 done
 
 # Each side holds one socket per connection, plus its own files.

@@ -93,7 +93,7 @@ function sustainedRatio(pushbus, peer) {
  * latency, loop delay and CPU cost at the highest rate every contender
  * sustained (the lowest step if some sustained none), with ratios pushbus / peer.
  */
-function summaryTable(contenders) {
+function summaryTable(contenders, { atTop = false } = {}) {
   const entries = Object.entries(contenders);
   const measured = entries.map(([, c]) => c).filter((c) => c.steps.length > 0);
   const commonRate =
@@ -113,6 +113,9 @@ function summaryTable(contenders) {
           p99: common?.latencyMs.p99 ?? null,
           loopP99: common?.server.delayMs.p99 ?? null,
           cpu: common ? cpuMicrosPerDelivery(common).server : null,
+          topP99: c.sustained?.latencyMs.p99 ?? null,
+          topLoopP99: c.sustained?.server.delayMs.p99 ?? null,
+          topCpu: c.sustained ? cpuMicrosPerDelivery(c.sustained).server : null,
         },
       ];
     })
@@ -125,8 +128,9 @@ function summaryTable(contenders) {
     pushbus === undefined ? '-' : name === 'pushbus' ? '1.00x' : sustainedRatio(pushbus, f),
     fixed(f.p99, 1),
     fixed(f.loopP99, 1),
-    fixed(f.cpu, 1),
+    fixed(f.cpu, atTop ? 2 : 1),
     ratio(pushbus?.cpu, f.cpu),
+    ...(atTop ? [fixed(f.topP99, 1), fixed(f.topLoopP99, 1), fixed(f.topCpu, 2)] : []),
   ]);
   return {
     commonRate,
@@ -140,6 +144,7 @@ function summaryTable(contenders) {
         `loop p99 ms @${commonRate}`,
         `srv CPU us/dlv @${commonRate}`,
         'pushbus/this',
+        ...(atTop ? ['p99 ms @top', 'loop p99 ms @top', 'srv CPU us/dlv @top'] : []),
       ],
       rows
     ),
@@ -149,7 +154,8 @@ function summaryTable(contenders) {
 /** The per-step table and the summary with ratios pushbus / peer, as text. */
 export function formatResults(results) {
   const { options } = results;
-  const summary = summaryTable(results.contenders);
+  const rust = options.client === 'loadclient';
+  const summary = summaryTable(results.contenders, { atTop: rust });
   let othersBusy = 0;
   let machineTotal = 0;
   for (const c of Object.values(results.contenders)) {
@@ -175,5 +181,13 @@ export function formatResults(results) {
       `every message within ${options.graceSeconds} s of the last publish, with no gap or disconnect, the POSTs kept the rate, ` +
       `and latency p99 <= ${options.p99BoundMs} ms ('>=': the top step was met). ` +
       `CPU ratio < 1: pushbus spends less per delivery. client ELU '!': a receiving thread of the load client was over 90 % busy.`,
+    ...(rust
+      ? [
+          `--client loadclient: the SSE contenders were driven by benches/peers' Rust loadclient (${options.publishers} publishers, ` +
+            `a step met when its publishers stayed within 100 ms of schedule` +
+            (options.pin ? `; servers on cpu ${options.pin.server}, loadclient on cpu ${options.pin.client}` : '') +
+            `); its 'client ELU' is the loadclient thread's CPU share of one core, its deliveries/s the step's deliveries over its publishing time; @top: at the contender's sustained step.`,
+        ]
+      : []),
   ].join('\n');
 }
