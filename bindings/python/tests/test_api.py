@@ -490,8 +490,9 @@ def test_drain_grouped_by_message(bus: pushbus.Bus) -> None:
         groups = p.drain_grouped(max=10_000, frames="envelope")
         messages = [(e, ids) for e, ids in groups if isinstance(e, Message)]
         gaps = [(e, ids) for e, ids in groups if isinstance(e, Gap)]
-        # a message comes once per batch of 256 deliveries it spans
-        assert {e.text for e, _ in messages} == {"a", "b"} and len(messages) <= 6
+        # a message comes once per batch of 256 deliveries it spans, and
+        # again after the stale subscription's gap
+        assert {e.text for e, _ in messages} == {"a", "b"} and len(messages) <= 8
         delivered: dict[str, list[int]] = {}
         for e, ids in messages:
             delivered.setdefault(e.text, []).extend(ids)
@@ -501,6 +502,34 @@ def test_drain_grouped_by_message(bus: pushbus.Bus) -> None:
         assert sorted(delivered["a"]) == want and sorted(delivered["b"]) == want
         assert [ids for _, ids in gaps] == [[stale.id]]
         assert pushbus.key_parse(messages[0][0].key).seq in (1, 2) and first
+
+
+def test_drain_grouped_keeps_each_subscriptions_order() -> None:
+    """Expanded in list order, the groups give every subscription the same
+    events, in the same order, as a plain drain of the same state."""
+
+    def state(b: pushbus.Bus, p: pushbus.Poller) -> list[pushbus.Subscription]:
+        keys = [b.publish("t", str(i)) for i in range(10)]  # the ring keeps 6..9
+        subs = [p.subscribe("t", after=keys[5]) for _ in range(3)]  # read 6..9
+        # A gap first, then 6..9, in the same runs as the others (after them).
+        return subs + [p.subscribe("t", after=keys[1])]
+
+    def per_subscription(pairs: list[tuple[int, str]]) -> dict[int, list[str]]:
+        seen: dict[int, list[str]] = {}
+        for sid, what in pairs:
+            seen.setdefault(sid, []).append(what)
+        return seen
+
+    def label(e: object) -> str:
+        return e.text if isinstance(e, Message) else type(e).__name__
+
+    with pushbus.Bus(ring_max_messages=4) as b1, b1.poller() as p1, \
+            pushbus.Bus(ring_max_messages=4) as b2, b2.poller() as p2:
+        held = state(b1, p1) + state(b2, p2)
+        plain = per_subscription([(e.subscription, label(e)) for e in p1.drain()])
+        grouped = per_subscription([(sid, label(e)) for e, ids in p2.drain_grouped() for sid in ids])
+        assert grouped == plain
+        assert plain[max(plain)] == ["Gap", "6", "7", "8", "9"] and len(held) == 8
 
 
 def test_drain_without_the_struct_fast_path(bus: pushbus.Bus, poller: pushbus.Poller,

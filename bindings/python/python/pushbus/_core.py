@@ -910,7 +910,9 @@ class Poller:
 
         A message delivered to many subscriptions of this poller comes once,
         with every id it was delivered to (its ``subscription`` is the first);
-        gaps and closes come one per subscription. The fan-out loop of a
+        gaps and closes come one per subscription. Taken in list order, each
+        subscription's events come in the order ``drain`` gives them (a
+        message after a gap is grouped after it). The fan-out loop of a
         server (``for sid in ids: connections[sid].write(msg.frames.sse)``)
         then costs Python nothing per delivery but the write. Frames are
         those asked for here (subscriptions' own choices do not apply).
@@ -940,6 +942,9 @@ class Poller:
                                 ids.append(sid)
                         else:
                             groups.append((self._gap(batch, index, self._events[index], sid, mask), [sid]))
+                            # This subscription's later messages must come
+                            # after its gap: they start groups of their own.
+                            by_message = {}
                 finally:
                     lib.pushbus_batch_release(batch)
             total += count
