@@ -49,6 +49,16 @@ bool buf_append(struct buf *b, const void *bytes, size_t n) {
     return true;
 }
 
+bool buf_append_decimal(struct buf *b, size_t n) {
+    char digits[20]; /* SIZE_MAX has at most 20 */
+    size_t at = sizeof digits;
+    do {
+        digits[--at] = (char)('0' + n % 10);
+        n /= 10;
+    } while (n > 0);
+    return buf_append(b, digits + at, sizeof digits - at);
+}
+
 bool buf_printf(struct buf *b, const char *format, ...) {
     va_list args;
     va_start(args, format);

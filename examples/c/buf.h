@@ -26,6 +26,10 @@ bool buf_reserve(struct buf *b, size_t extra);
 /* Appends bytes; false when memory runs out (the buffer is unchanged). */
 bool buf_append(struct buf *b, const void *bytes, size_t n);
 
+/* Appends the decimal digits of n; false when memory runs out. For the
+ * hot replies, where buf_printf's two vsnprintf passes showed up. */
+bool buf_append_decimal(struct buf *b, size_t n);
+
 /* Appends printf-formatted text; false when memory runs out. */
 bool buf_printf(struct buf *b, const char *format, ...) __attribute__((format(printf, 2, 3)));
 

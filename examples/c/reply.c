@@ -29,8 +29,12 @@ static void add(struct reply *reply, bool ok) {
 
 void reply_start(struct reply *reply, const struct reply_to *to, int status) {
     *reply = (struct reply){.status = status};
-    add(reply, buf_printf(&reply->head, "HTTP/1.1 %d %s\r\nDate: %s\r\nVary: Origin\r\n", status,
-                          http_reason(status), http_date()));
+    const char *reason = http_reason(status);
+    const char *date = http_date();
+    add(reply, buf_append(&reply->head, "HTTP/1.1 ", 9) && buf_append_decimal(&reply->head, (size_t)status) &&
+                   buf_append(&reply->head, " ", 1) && buf_append(&reply->head, reason, strlen(reason)) &&
+                   buf_append(&reply->head, "\r\nDate: ", 8) && buf_append(&reply->head, date, strlen(date)) &&
+                   buf_append(&reply->head, "\r\nVary: Origin\r\n", 16));
     if (to->origin.len > 0) {
         reply_header_n(reply, "Access-Control-Allow-Origin", to->origin.ptr, to->origin.len);
         reply_header(reply, "Access-Control-Allow-Credentials", "true");
@@ -42,9 +46,9 @@ void reply_header(struct reply *reply, const char *name, const char *value) {
     reply_header_n(reply, name, value, strlen(value));
 }
 
-/* Appended, not printf'd: buf_printf formats twice (to measure, then to
- * write), and a POST's reply has five headers (callgrind, BENCHMARKS.md
- * issue 8). Values hold no NUL: the parser refuses it, and the others are
+/* Appended, not printf'd, as the status line and Content-Length are:
+ * buf_printf formats twice (to measure, then to write), and a POST's reply
+ * has five headers (callgrind, perf; BENCHMARKS.md issue 8). Values hold no NUL: the parser refuses it, and the others are
  * C strings. */
 void reply_header_n(struct reply *reply, const char *name, const char *value, size_t len) {
     add(reply, buf_append(&reply->head, name, strlen(name)) && buf_append(&reply->head, ": ", 2) &&
@@ -72,7 +76,8 @@ static bool send_head(struct reply *reply, const struct reply_to *to, const void
 void reply_end(struct reply *reply, const struct reply_to *to, const void *body, size_t len) {
     bool bodyless = reply->status == 204 || reply->status == 304;
     if (!bodyless) {
-        add(reply, buf_printf(&reply->head, "Content-Length: %zu\r\n", len));
+        add(reply, buf_append(&reply->head, "Content-Length: ", 16) && buf_append_decimal(&reply->head, len) &&
+                       buf_append(&reply->head, "\r\n", 2));
     }
     reply_header(reply, "Connection", to->keep_alive ? "keep-alive" : "close");
     if (send_head(reply, to, bodyless ? NULL : body, bodyless ? 0 : len) && !to->keep_alive) {
