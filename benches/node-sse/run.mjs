@@ -36,6 +36,12 @@ const CONTENDERS = {
     command: process.execPath,
     args: [here('./servers/plain-sse.mjs'), '--port', '0'],
   },
+  perclient: {
+    label: "issue 5's plain fan-out: servers/plain-sse.mjs --per-client, a JSON.stringify and a write per client per message (SSE)",
+    transport: 'sse',
+    command: process.execPath,
+    args: [here('./servers/plain-sse.mjs'), '--port', '0', '--per-client'],
+  },
   socketio: {
     label: 'socket.io 4.8.4, servers/socketio.mjs (WebSocket transport, not SSE)',
     transport: 'socketio',
@@ -71,7 +77,7 @@ function rateGrid({ from, to, factor }) {
 
 const USAGE = `usage: bash benches/node-sse/run.sh [options]   (run.sh raises ulimit -n and installs what is missing)
   --full                 10 s steps at rates x2^(1/4) (also BENCH_FULL=1); both runs stop a contender after two missed steps in a row
-  --contenders LIST      of pushbus,plain,socketio (default: all three, in that order)
+  --contenders LIST      of pushbus,plain,perclient,socketio (default: all four, in that order)
   --connections N        receiving connections (default 1000)
   --rates R1,R2,...      publish rates in msg/s (default: 25 up to 1600, x sqrt(2) a step; --full x2^(1/4))
   --step-seconds S       publishing time of a step (default 2; --full 10)

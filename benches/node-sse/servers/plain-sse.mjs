@@ -9,11 +9,17 @@
 // `id:` / `event:` / `data:`, `: ping`) and envelope as the pushbus server.
 // Only what the benchmark uses: SSE, POST, /healthz (no CORS, auth, presence).
 //
-//   node servers/plain-sse.mjs [--port N]     (PORT, HEARTBEAT_SECONDS, REPLAY_MESSAGES, WRITE_LIMIT)
+// With --per-client it is the plain fan-out issue 5 describes instead: "a
+// Set of responses, one JSON.stringify and write per client", each message
+// written at once (no framing once, no gathering of a turn's messages).
+//
+//   node servers/plain-sse.mjs [--port N] [--per-client]
+//        (PORT, HEARTBEAT_SECONDS, REPLAY_MESSAGES, WRITE_LIMIT)
 import http from 'node:http';
 import { Room, ROOM_RE, handleCommon, roomRegistry, sendJson, serve, settings } from './common.mjs';
 
 const { port, heartbeatMs, replayMessages, writeLimitBytes } = settings();
+const perClient = process.argv.includes('--per-client');
 
 const PREAMBLE = Buffer.from(`retry: 3000\n:${' '.repeat(2048)}\n\n`);
 const HEARTBEAT = Buffer.from(': ping\n\n');
@@ -38,6 +44,11 @@ class SseRoom extends Room {
   publish(envelope) {
     this.ring.push(sseFrame(envelope.id, 'message', JSON.stringify(envelope)));
     if (this.ring.length > replayMessages) this.ring.shift();
+    if (perClient) {
+      for (const res of this.clients) send(res, sseFrame(envelope.id, 'message', JSON.stringify(envelope)));
+      this.sentSeq = this.seq;
+      return;
+    }
     if (this.seq === this.sentSeq + 1) setImmediate(() => this.flush());
   }
 

@@ -98,8 +98,17 @@ test('the plain server speaks the pushbus chat server’s SSE', { skip: !haveNod
   }
 });
 
-test('the plain server resumes after Last-Event-ID, and answers a key it does not hold with a gap', async () => {
-  const plain = await start('plain-resume', process.execPath, [here('../servers/plain-sse.mjs'), '--port', '0']);
+// The tuned plain server (a frame once a message, a write a turn) and the
+// issue's plain fan-out (--per-client: a JSON.stringify and a write per
+// client) must behave alike.
+const PLAIN_MODES = [
+  { label: '', suffix: '', args: [] },
+  { label: ' (--per-client)', suffix: '-per-client', args: ['--per-client'] },
+];
+
+for (const mode of PLAIN_MODES) {
+test(`the plain server${mode.label} resumes after Last-Event-ID, and answers a key it does not hold with a gap`, async () => {
+  const plain = await start(`plain-resume${mode.suffix}`, process.execPath, [here('../servers/plain-sse.mjs'), '--port', '0', ...mode.args]);
   const first = (await post(plain.baseUrl, 'resume', { user: 'ann', text: 'one' })).body.id;
   await post(plain.baseUrl, 'resume', { user: 'ann', text: 'two' });
   const resumed = await oneSseEvent(plain.baseUrl, 'resume', { user: 'ann', text: 'three' }, { 'Last-Event-ID': first });
@@ -109,8 +118,8 @@ test('the plain server resumes after Last-Event-ID, and answers a key it does no
   assert.deepEqual(JSON.parse(gap.event.data), { event: 'gap', topic: 'chat.resume', from: 'abc-1', to: first });
 });
 
-test('the plain server delivers messages posted together once each, in publish order', async () => {
-  const plain = await start('plain-burst', process.execPath, [here('../servers/plain-sse.mjs'), '--port', '0']);
+test(`the plain server${mode.label} delivers messages posted together once each, in publish order`, async () => {
+  const plain = await start(`plain-burst${mode.suffix}`, process.execPath, [here('../servers/plain-sse.mjs'), '--port', '0', ...mode.args]);
   const texts = Array.from({ length: 20 }, (_, i) => `m${i}`);
   const received = await new Promise((resolve, reject) => {
     const got = [];
@@ -135,6 +144,7 @@ test('the plain server delivers messages posted together once each, in publish o
   );
   assert.deepEqual(received.map((envelope) => envelope.data.text).sort(), [...texts].sort());
 });
+}
 
 test('the servers validate POST bodies like the chat contract', async () => {
   const plain = await start('plain-post', process.execPath, [here('../servers/plain-sse.mjs'), '--port', '0']);
