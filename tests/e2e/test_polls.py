@@ -141,3 +141,19 @@ def test_a_long_poll_client_going_away_releases_its_waiter(server: Server, http:
     while server.metric("pushbus_subscriptions") != before:
         assert time.monotonic() < deadline, "the waiter of a client that went away is still there"
         time.sleep(0.05)
+
+
+def test_user_and_text_come_back_exactly_whatever_they_hold(http: httpx.Client, room: str) -> None:
+    """Each server builds the message's JSON from the POST's fields (the C
+    server with a hand-written escaper): every character that JSON escapes,
+    or that HTML and JavaScript treat specially, must come back as sent."""
+    controls = "".join(chr(c) for c in range(0x20)) + "\x7f"
+    cases = [
+        ("ann", controls),
+        ('a"\\/\u2028\U0001F600', 'quote " backslash \\ slash / </script><!-- \u2028\u2029 \ufeff \U0001F600 \u00e9'),
+        ("\u00e9" * 32, "x" * 4096),  # the longest user (32 chars, 64 bytes) and text (4096 bytes)
+    ]
+    ids = [post(http, room, text, user=user) for user, text in cases]
+    body = http.get(f"/rooms/{room}/poll").json()
+    assert [m["id"] for m in body["messages"]] == ids
+    assert [(m["data"]["user"], m["data"]["text"]) for m in body["messages"]] == cases
