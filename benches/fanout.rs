@@ -25,6 +25,8 @@ mod config;
 mod rounds;
 #[path = "support/settings.rs"]
 mod settings;
+#[path = "support/subscribed.rs"]
+mod subscribed;
 
 use std::collections::HashMap;
 use std::hint::black_box;

@@ -28,6 +28,8 @@ mod c_abi;
 mod config;
 #[path = "support/rounds.rs"]
 mod rounds;
+#[path = "support/subscribed.rs"]
+mod subscribed;
 
 use std::hint::black_box;
 

@@ -54,6 +54,8 @@ mod c_abi;
 mod config;
 #[path = "support/settings.rs"]
 mod settings;
+#[path = "support/subscribed.rs"]
+mod subscribed;
 
 use std::collections::HashMap;
 use std::hint::spin_loop;
@@ -62,12 +64,12 @@ use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use config::{pushbus_config, topic_names, TOPICS};
+use config::{topic_names, TOPICS};
 use criterion::{
     criterion_group, criterion_main, BenchmarkGroup, BenchmarkId, Criterion, SamplingMode,
     Throughput,
 };
-use pushbus::{ffi, Batch, Bus, Event, Payload, Poller, Publisher, Start};
+use pushbus::{ffi, Batch, Bus, Event, Payload, Poller, Publisher};
 
 /// Messages per burst.
 const BURST: usize = 64;
@@ -376,15 +378,8 @@ impl Publish for PushbusFanout {
 }
 
 fn pushbus_fanout() -> (PushbusFanout, PushbusDrain) {
-    let bus = Bus::new(pushbus_config(CAPACITY)).expect("valid config");
-    let poller = bus.poller();
-    for _ in 0..SUBSCRIPTIONS {
-        poller
-            .subscribe(&["fanout"], Start::Now)
-            .expect("subscribe");
-    }
+    let (publisher, poller) = subscribed::fanout(CAPACITY, SUBSCRIPTIONS);
     let batch = Batch::with_capacity(DRAIN_MAX);
-    let publisher = bus.publisher("fanout").expect("publisher");
     (PushbusFanout { publisher }, PushbusDrain { poller, batch })
 }
 
@@ -408,12 +403,7 @@ impl Publish for PushbusTopics {
 }
 
 fn pushbus_topics(ring: usize) -> (PushbusTopics, PushbusDrain) {
-    let bus = Bus::new(pushbus_config(ring)).expect("valid config");
-    let poller = bus.poller();
-    let names = topic_names();
-    for name in &names {
-        poller.subscribe(&[name], Start::Now).expect("subscribe");
-    }
+    let (bus, poller, names) = subscribed::topics(ring);
     let batch = Batch::with_capacity(DRAIN_MAX);
     let publisher = PushbusTopics {
         bus,

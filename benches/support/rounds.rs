@@ -12,7 +12,8 @@ use std::hint::black_box;
 use pushbus::{ffi, Batch, Bus, Event, Payload, Poller, Publisher, Start};
 
 use crate::c_abi;
-use crate::config::{pushbus_config, topic_names};
+use crate::config::pushbus_config;
+use crate::subscribed;
 
 /// Every message's payload.
 pub const PAYLOAD: [u8; 64] = [0xAB; 64];
@@ -62,15 +63,9 @@ pub struct PushbusFanout {
 
 impl PushbusFanout {
     pub fn new(n: usize) -> Self {
-        let bus = Bus::new(pushbus_config(CAPACITY)).expect("valid config");
-        let poller = bus.poller();
-        for _ in 0..n {
-            poller
-                .subscribe(&["fanout"], Start::Now)
-                .expect("subscribe");
-        }
+        let (publisher, poller) = subscribed::fanout(CAPACITY, n);
         PushbusFanout {
-            publisher: bus.publisher("fanout").expect("publisher"),
+            publisher,
             poller,
             batch: Batch::with_capacity(DRAIN_MAX),
         }
@@ -146,12 +141,7 @@ pub struct PushbusTopics {
 impl PushbusTopics {
     /// Publishing by name.
     pub fn new(ring: usize) -> Self {
-        let bus = Bus::new(pushbus_config(ring)).expect("valid config");
-        let poller = bus.poller();
-        let names = topic_names();
-        for name in &names {
-            poller.subscribe(&[name], Start::Now).expect("subscribe");
-        }
+        let (bus, poller, names) = subscribed::topics(ring);
         PushbusTopics {
             bus,
             poller,

@@ -141,31 +141,48 @@ pub extern "C" fn pushbus_publish(
 ) -> pushbus_status {
     guard!({
         // SAFETY: every pointer is NULL or valid for its length, per contract.
-        let (bus, topic, event, bytes) = unsafe {
+        let (bus, topic, (event, payload)) = unsafe {
             (
                 bus_arg(bus)?,
                 str_arg(topic, topic_len)?,
-                opt_str_arg(event, event_len)?,
-                bytes_arg(payload, payload_len)?,
+                message_args(event, event_len, kind, payload, payload_len)?,
             )
         };
-        let key = bus.publish(topic, event, payload_arg(kind, bytes)?)?;
+        let key = bus.publish(topic, event, payload)?;
         // SAFETY: NULL or writable, per contract.
         unsafe { write_key(out_key, key) };
         Ok(())
     })
 }
 
-/// A payload of a `PUSHBUS_PAYLOAD_*` kind; an unknown kind is
-/// `PUSHBUS_INVALID_ARGUMENT`.
-pub(crate) fn payload_arg(kind: u32, bytes: &[u8]) -> FfiResult<Payload<'_>> {
+/// A publish's message arguments, `pushbus_publish`'s and
+/// `pushbus_publisher_publish`'s alike: the optional event type, and the
+/// payload of a `PUSHBUS_PAYLOAD_*` kind (an unknown kind is
+/// `PUSHBUS_INVALID_ARGUMENT`).
+///
+/// # Safety
+/// As `bytes_arg`, for `event` and `payload`.
+pub(crate) unsafe fn message_args<'a>(
+    event: *const c_char,
+    event_len: usize,
+    kind: u32,
+    payload: *const u8,
+    payload_len: usize,
+) -> FfiResult<(Option<&'a str>, Payload<'a>)> {
+    // SAFETY: forwarded contract.
+    let (event, bytes) = unsafe {
+        (
+            opt_str_arg(event, event_len)?,
+            bytes_arg(payload, payload_len)?,
+        )
+    };
     let kind = match kind {
         PUSHBUS_PAYLOAD_JSON => PayloadKind::Json,
         PUSHBUS_PAYLOAD_TEXT => PayloadKind::Text,
         PUSHBUS_PAYLOAD_BINARY => PayloadKind::Binary,
         _ => return Err(pushbus_status::PUSHBUS_INVALID_ARGUMENT),
     };
-    Ok(Payload { kind, bytes })
+    Ok((event, Payload { kind, bytes }))
 }
 
 /// Writes a publish's key to an optional out-pointer.

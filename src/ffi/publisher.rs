@@ -2,11 +2,8 @@
 
 use std::ffi::c_char;
 
-use super::bus::{bus_arg, payload_arg, write_key};
-use super::{
-    bytes_arg, free_raw, guard, into_raw, mut_arg, opt_str_arg, pushbus_key, pushbus_status,
-    ref_arg, str_arg,
-};
+use super::bus::{bus_arg, message_args, write_key};
+use super::{free_raw, guard, into_raw, mut_arg, pushbus_key, pushbus_status, ref_arg, str_arg};
 use crate::publisher::Publisher;
 
 /// A publisher (opaque): publishes to one topic, found once when it is
@@ -58,16 +55,13 @@ pub extern "C" fn pushbus_publisher_publish(
 ) -> pushbus_status {
     guard!({
         // SAFETY: every pointer is NULL or valid for its length, per contract.
-        let (publisher, event, bytes) = unsafe {
+        let (publisher, (event, payload)) = unsafe {
             (
                 ref_arg(publisher)?,
-                opt_str_arg(event, event_len)?,
-                bytes_arg(payload, payload_len)?,
+                message_args(event, event_len, kind, payload, payload_len)?,
             )
         };
-        let key = publisher
-            .publisher
-            .publish(event, payload_arg(kind, bytes)?)?;
+        let key = publisher.publisher.publish(event, payload)?;
         // SAFETY: NULL or writable, per contract.
         unsafe { write_key(out_key, key) };
         Ok(())
