@@ -78,19 +78,22 @@ impl Ring {
 
     /// Evicts what a message of `weight` bytes pushed next would make
     /// [`Ring::evict`] evict by count and size (never the newest); returns
-    /// the bytes freed. Evicting before the push lets the new message take
-    /// the slot (and the allocator the blocks) the oldest one freed, and
-    /// keeps the buffer within the count limit: one cold ring line touched
-    /// per publish instead of two.
-    pub fn make_room(&mut self, weight: usize, limits: &RingLimits) -> usize {
+    /// the bytes freed and the last message evicted, whose block the next
+    /// message may take over ([`Message::new_reusing`]). Evicting before
+    /// the push also keeps the buffer within the count limit: one cold ring
+    /// line touched per publish instead of two.
+    pub fn make_room(&mut self, weight: usize, limits: &RingLimits) -> (usize, Option<Message>) {
         let mut freed = 0;
-        while !self.messages.is_empty()
-            && (self.messages.len() >= limits.max_messages
-                || self.bytes + weight > limits.max_bytes)
-        {
-            freed += self.pop_oldest();
+        let mut spare = None;
+        while self.messages.len() >= limits.max_messages || self.bytes + weight > limits.max_bytes {
+            let Some(oldest) = self.messages.pop_front() else {
+                break;
+            };
+            self.bytes -= oldest.weight();
+            freed += oldest.weight();
+            spare = Some(oldest);
         }
-        freed
+        (freed, spare)
     }
 
     /// Evicts down to the limits; returns the payload bytes freed. (A
@@ -220,7 +223,7 @@ mod tests {
             for len in [10, 10, 1, 30, 5, 5, 5, 12, 0, 7] {
                 push(&mut after, len, 0);
                 let freed_after = after.evict(&limits, 0);
-                let freed_before = before.make_room(len, &limits);
+                let (freed_before, _) = before.make_room(len, &limits);
                 push(&mut before, len, 0);
                 assert_eq!(freed_before, freed_after);
                 assert_eq!(

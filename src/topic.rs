@@ -87,8 +87,11 @@ impl Topic {
     ) -> Position {
         let seq = state.ring.last_seq() + 1;
         let added = event.map_or(0, str::len) + payload.bytes.len();
-        let mut freed = state.ring.make_room(added, &shared.limits);
-        let message = Message::new(seq, now_ms, event, payload);
+        let (mut freed, spare) = state.ring.make_room(added, &shared.limits);
+        let message = match spare {
+            Some(spare) => Message::new_reusing(spare, seq, now_ms, event, payload),
+            None => Message::new(seq, now_ms, event, payload),
+        };
         debug_assert_eq!(message.weight(), added);
         state.ring.push(message);
         freed += state.ring.evict_aged(&shared.limits, now_ms);
