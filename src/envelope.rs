@@ -21,6 +21,7 @@
 
 use base64::Engine as _;
 
+use crate::digits::push_decimal;
 use crate::message::{Message, PayloadKind};
 use crate::position::Position;
 
@@ -38,9 +39,14 @@ fn line_separator_escape(bytes: &[u8], index: usize) -> Option<&'static [u8]> {
 /// Writes `text` as a JSON string literal, with `<`, U+2028 and U+2029
 /// escaped on top of what JSON requires.
 pub fn write_json_string(out: &mut Vec<u8>, text: &str) {
+    write_utf8_as_json_string(out, text.as_bytes());
+}
+
+/// [`write_json_string`] for bytes already known to be UTF-8 (a text
+/// payload, checked at publish); other bytes would make invalid JSON.
+fn write_utf8_as_json_string(out: &mut Vec<u8>, bytes: &[u8]) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     out.push(b'"');
-    let bytes = text.as_bytes();
     let mut start = 0;
     let mut index = 0;
     while index < bytes.len() {
@@ -119,7 +125,7 @@ fn write_data(out: &mut Vec<u8>, message: &Message) {
     match message.kind() {
         PayloadKind::Json => write_json_payload(out, message.data()),
         // Text was validated as UTF-8 at publish.
-        PayloadKind::Text => write_json_string(out, &String::from_utf8_lossy(message.data())),
+        PayloadKind::Text => write_utf8_as_json_string(out, message.data()),
         PayloadKind::Binary => {
             out.push(b'"');
             let encoded = base64::engine::general_purpose::STANDARD.encode(message.data());
@@ -131,16 +137,19 @@ fn write_data(out: &mut Vec<u8>, message: &Message) {
 
 /// Writes a message's envelope; see the module docs.
 pub fn write_message(out: &mut Vec<u8>, topic: &str, key: Position, message: &Message) {
-    use std::io::Write as _;
     // Keys, topics and event types are ASCII without quotes or backslashes
     // (see `crate::name` and `crate::position`), so they need no escaping.
-    let _ = write!(
-        out,
-        "{{\"id\":\"{key}\",\"topic\":\"{topic}\",\"seq\":{},\"event\":\"{}\",\"time\":{},\"data\":",
-        message.seq(),
-        message.event().unwrap_or("message"),
-        message.time_ms()
-    );
+    out.extend_from_slice(b"{\"id\":\"");
+    key.write_key(out);
+    out.extend_from_slice(b"\",\"topic\":\"");
+    out.extend_from_slice(topic.as_bytes());
+    out.extend_from_slice(b"\",\"seq\":");
+    push_decimal(out, message.seq());
+    out.extend_from_slice(b",\"event\":\"");
+    out.extend_from_slice(message.event().unwrap_or("message").as_bytes());
+    out.extend_from_slice(b"\",\"time\":");
+    push_decimal(out, message.time_ms());
+    out.extend_from_slice(b",\"data\":");
     write_data(out, message);
     out.push(b'}');
 }
@@ -155,7 +164,9 @@ pub fn gap(topic: &str, from: &str, to: Position) -> Vec<u8> {
     write_json_string(&mut out, topic);
     out.extend_from_slice(b",\"from\":");
     write_json_string(&mut out, from);
-    out.extend_from_slice(format!(",\"to\":\"{to}\"}}").as_bytes());
+    out.extend_from_slice(b",\"to\":\"");
+    to.write_key(&mut out);
+    out.extend_from_slice(b"\"}");
     out
 }
 

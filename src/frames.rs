@@ -191,30 +191,45 @@ impl AsRef<[u8]> for OwnedFrames {
     }
 }
 
+/// Appends an SSE event's head, `id: <key>\nevent: <event>\ndata: `.
+fn write_sse_head(out: &mut Vec<u8>, id: Position, event: &str) {
+    // Ids are keys and events are checked names: neither can hold CR, LF or
+    // NUL, so they go into their fields as they are.
+    out.extend_from_slice(b"id: ");
+    id.write_key(out);
+    out.extend_from_slice(b"\nevent: ");
+    out.extend_from_slice(event.as_bytes());
+    out.extend_from_slice(b"\ndata: ");
+}
+
 /// Encodes an SSE event whose data is the envelope `write_envelope` writes;
 /// returns the buffer and where the envelope starts.
 fn encode(id: Position, event: &str, write_envelope: impl FnOnce(&mut Vec<u8>)) -> OwnedFrames {
-    // Ids are keys and events are checked names: neither can hold CR, LF or
-    // NUL, so they go into their fields as they are.
-    let mut buf = format!("id: {id}\nevent: {event}\ndata: ").into_bytes();
+    let mut buf = Vec::with_capacity(128);
+    write_sse_head(&mut buf, id, event);
     let start = buf.len();
     write_envelope(&mut buf);
     buf.extend_from_slice(b"\n\n");
     OwnedFrames { buf, start }
 }
 
-/// Encodes a message's frames for its cache; the first byte of the result
-/// is the envelope's offset within the rest (always below 256: a key is at
-/// most 34 bytes and an event type at most 64).
+/// Encodes a message's frames for its cache: one byte, the envelope's
+/// offset in the rest (always below 256: a key is at most 33 bytes and an
+/// event type at most 64), then the SSE event. Written into one buffer
+/// sized for the common case (no escapes), so it is allocated once.
 pub(crate) fn encode_message(topic: &str, key: Position, message: &Message) -> Box<[u8]> {
     let event = message.event().unwrap_or("message");
-    let owned = encode(key, event, |out| {
-        envelope::write_message(out, topic, key, message)
-    });
-    let mut cached = Vec::with_capacity(owned.buf.len() + 1);
-    cached.push(owned.start as u8);
-    cached.extend_from_slice(&owned.buf);
-    cached.into_boxed_slice()
+    // The offset byte, the head and the envelope's fixed parts are under
+    // 200 bytes; base64 makes binary payloads a third longer.
+    let capacity = 200 + topic.len() + 2 * event.len() + message.data().len() * 4 / 3;
+    let mut cache = Vec::with_capacity(capacity);
+    cache.push(0);
+    write_sse_head(&mut cache, key, event);
+    let start = cache.len() - 1;
+    envelope::write_message(&mut cache, topic, key, message);
+    cache.extend_from_slice(b"\n\n");
+    cache[0] = start as u8;
+    cache.into_boxed_slice()
 }
 
 /// Reads a cache made by [`encode_message`].

@@ -62,6 +62,7 @@
 mod batch;
 mod bus;
 mod config;
+mod digits;
 pub mod envelope;
 mod error;
 mod fd;

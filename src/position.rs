@@ -64,9 +64,22 @@ impl Position {
     }
 }
 
+impl Position {
+    /// Appends the key's text, `<epoch in hex>-<seq in decimal>`: what
+    /// `Display` renders, without `core::fmt` (frames write a key twice a
+    /// message).
+    pub(crate) fn write_key(&self, out: &mut Vec<u8>) {
+        crate::digits::push_hex(out, self.epoch);
+        out.push(b'-');
+        crate::digits::push_decimal(out, self.seq);
+    }
+}
+
 impl fmt::Display for Position {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:x}-{}", self.epoch, self.seq)
+        let mut key = Vec::with_capacity(40);
+        self.write_key(&mut key);
+        f.write_str(std::str::from_utf8(&key).map_err(|_| fmt::Error)?)
     }
 }
 

@@ -1,0 +1,70 @@
+//! Integers as ASCII digits, appended to a byte buffer without `core::fmt`.
+//!
+//! A message's frames hold its key twice (epoch in hex, sequence number in
+//! decimal), its sequence number and its time: rendered through
+//! `core::fmt`, they were about half of encoding the frames of a short
+//! message (callgrind on the C chat server's publish path).
+
+/// Appends `n` in decimal.
+pub(crate) fn push_decimal(out: &mut Vec<u8>, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut start = digits.len();
+    loop {
+        start -= 1;
+        digits[start] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[start..]);
+}
+
+/// Appends `n` in lowercase hexadecimal, without leading zeros.
+pub(crate) fn push_hex(out: &mut Vec<u8>, mut n: u64) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut digits = [0u8; 16];
+    let mut start = digits.len();
+    loop {
+        start -= 1;
+        digits[start] = HEX[(n & 0xF) as usize];
+        n >>= 4;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[start..]);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn both(n: u64) -> (String, String) {
+        let (mut decimal, mut hex) = (b"x".to_vec(), Vec::new());
+        push_decimal(&mut decimal, n);
+        push_hex(&mut hex, n);
+        (
+            String::from_utf8(decimal).unwrap(),
+            String::from_utf8(hex).unwrap(),
+        )
+    }
+
+    #[test]
+    fn edges_render_as_core_fmt_does() {
+        let mut edges = vec![0, 1, 9, 10, 15, 16, u64::MAX, u64::MAX - 1];
+        edges.extend((1..20).flat_map(|e| [10u64.pow(e) - 1, 10u64.pow(e)]));
+        edges.extend((1..16).flat_map(|e| [(1u64 << (4 * e)) - 1, 1u64 << (4 * e)]));
+        for n in edges {
+            assert_eq!(both(n), (format!("x{n}"), format!("{n:x}")), "{n}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn any_number_renders_as_core_fmt_does(n in any::<u64>()) {
+            prop_assert_eq!(both(n), (format!("x{n}"), format!("{n:x}")));
+        }
+    }
+}
