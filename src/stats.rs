@@ -39,7 +39,11 @@ impl Counters {
     /// Records a ring change of `added` bytes in and `freed` bytes out;
     /// returns the bus-wide total after it.
     pub fn account_replay(&self, added: usize, freed: usize) -> usize {
-        if added >= freed {
+        // A message replacing one of its size (the steady state of a full
+        // ring) changes nothing: a load, not a read-modify-write.
+        if added == freed {
+            self.replay_bytes.load(Relaxed)
+        } else if added > freed {
             self.replay_bytes.fetch_add(added - freed, Relaxed) + (added - freed)
         } else {
             self.replay_bytes.fetch_sub(freed - added, Relaxed) - (freed - added)

@@ -23,16 +23,27 @@
 //! queue.push(item) }`.
 //!
 //! Poller: take items from the queue; for each, **first** `signal.rearm()`,
-//! **then** read the topic's head and deliver up to it. If it must stop
-//! before reaching the head (its batch is full), it calls `raise()` again and
-//! puts the item back if that returned `true`.
+//! **then** read the topic's head (under the topic's lock) and deliver up to
+//! it. If it must stop before reaching the head (its batch is full), it
+//! calls `raise()` again and puts the item back if that returned `true`.
 //!
-//! Both sides use read-modify-write operations with acquire-release ordering
-//! on the flag, so whichever comes second in the flag's modification order
-//! sees the other's work: if the publisher's `raise` comes after the `rearm`,
-//! it reads `false` and enqueues; if it comes before, the poller's `rearm`
-//! reads the publisher's `true` and synchronises with it, so the head it
-//! reads next includes the new message. The loom model below checks this.
+//! `rearm` and the swap in `raise` are read-modify-write operations with
+//! acquire-release ordering on the flag, so whichever comes second in the
+//! flag's modification order sees the other's work: if the publisher's
+//! swap comes after the `rearm`, it reads `false` and enqueues; if it comes
+//! before, the poller's `rearm` reads the publisher's `true` and
+//! synchronises with it, so the head it reads next includes the new message.
+//!
+//! `raise` loads the flag before swapping, and a publisher that loads
+//! `true` does nothing: in a burst, every publish after the first costs a
+//! load instead of a read-modify-write on a line the poller also writes.
+//! That `true` may predate a `rearm` the publisher cannot see yet. It is
+//! still safe because both sides reach the head under the topic's lock: had
+//! the poller taken the lock after its `rearm` and before the publisher
+//! took it, the lock would have made the `rearm` visible to the publisher;
+//! so the poller takes it after the publisher's append and reads the new
+//! head. The loom model below checks this with the lock; without it (the
+//! head a relaxed atomic) it finds the lost wake-up.
 //!
 //! # Why a mutex and not a channel
 //!
@@ -73,8 +84,10 @@ impl Signal {
     }
 
     /// Marks the signal raised; true when the caller must enqueue the item.
+    /// Sound only for a head read and written under a lock (see the module
+    /// docs).
     pub fn raise(&self) -> bool {
-        !self.raised.swap(true, Ordering::AcqRel)
+        !self.raised.load(Ordering::Acquire) && !self.raised.swap(true, Ordering::AcqRel)
     }
 
     /// Re-arms the signal before the poller reads the topic's head.
@@ -207,13 +220,19 @@ impl<T> ReadyQueue<T> {
 mod loom_model {
     //! Run with `RUSTFLAGS="--cfg loom" cargo test --release --lib loom_model`.
     use super::*;
-    use loom::sync::atomic::AtomicU64;
     use loom::sync::Arc;
     use loom::thread;
 
     /// The consumer of the protocol, as the poller runs it: `budget` is how
     /// many messages it may deliver per item before putting the item back.
-    fn consume(queue: &ReadyQueue<()>, signal: &Signal, head: &AtomicU64, total: u64, budget: u64) {
+    /// `head` stands for the topic's ring, behind the topic's lock.
+    fn consume(
+        queue: &ReadyQueue<()>,
+        signal: &Signal,
+        head: &Mutex<u64>,
+        total: u64,
+        budget: u64,
+    ) {
         let mut delivered = 0;
         let mut taken = VecDeque::new();
         while delivered < total {
@@ -222,7 +241,7 @@ mod loom_model {
             queue.take(&mut taken, usize::MAX);
             while taken.pop_front().is_some() {
                 signal.rearm();
-                let newest = head.load(Ordering::Relaxed);
+                let newest = *head.lock();
                 let upto = newest.min(delivered.saturating_add(budget));
                 assert!(upto >= delivered, "the head never goes back");
                 delivered = upto;
@@ -237,17 +256,18 @@ mod loom_model {
         loom::model(move || {
             let queue = Arc::new(ReadyQueue::<()>::new());
             let signal = Arc::new(Signal::new());
-            // Relaxed on purpose: the flag's ordering alone must publish it.
-            let head = Arc::new(AtomicU64::new(0));
+            let head = Arc::new(Mutex::new(0u64));
             let threads: Vec<_> = (0..publishers)
                 .map(|_| {
                     let (queue, signal, head) = (queue.clone(), signal.clone(), head.clone());
                     thread::spawn(move || {
                         for _ in 0..per_publisher {
-                            head.fetch_add(1, Ordering::Relaxed);
+                            let mut newest = head.lock();
+                            *newest += 1;
                             if signal.raise() {
                                 queue.push(());
                             }
+                            drop(newest);
                         }
                     })
                 })
