@@ -120,7 +120,8 @@ struct Scenario {
     /// Every how many single-topic subscriptions one has lag policy `Close`
     /// (0: none).
     close_every: usize,
-    /// Publisher 0 creates `stress.late` a third of the way through.
+    /// Publisher 0 creates `stress.late` a third of the way through (by
+    /// time, or by its cap if that comes first).
     late_topic: bool,
 }
 
@@ -605,7 +606,9 @@ fn publish_loop(
     let mut total = 0u64;
     while total < scenario.cap_per_publisher && (total % 64 != 0 || Instant::now() < until) {
         if publisher == 0 && scenario.late_topic && !late_on && total % 64 == 0 {
-            late_on = Instant::now() >= late_from;
+            // A third of the way by time, or by the cap if that comes first
+            // (a long release run reaches the cap early).
+            late_on = Instant::now() >= late_from || total >= scenario.cap_per_publisher / 3;
         }
         // Each publisher walks the topics in its own order.
         let t = if late_on && total % 2 == 1 {
