@@ -1,9 +1,10 @@
 //! Integers as ASCII digits, appended to a byte buffer without `core::fmt`.
 //!
 //! A message's frames hold its key twice (epoch in hex, sequence number in
-//! decimal), its sequence number and its time: rendered through
-//! `core::fmt`, they were about half of encoding the frames of a short
-//! message (callgrind on the C chat server's publish path).
+//! decimal), its sequence number and its time. Rendering them through
+//! `core::fmt`, and copying the frames from one buffer into another, made
+//! encoding a short message's frames cost 5,900 instructions; without them
+//! it costs 2,880 (callgrind on the C chat server's publish path).
 
 /// Appends `n` in decimal.
 pub(crate) fn push_decimal(out: &mut Vec<u8>, mut n: u64) {

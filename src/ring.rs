@@ -86,10 +86,9 @@ impl Ring {
         let mut freed = 0;
         let mut spare = None;
         while self.messages.len() >= limits.max_messages || self.bytes + weight > limits.max_bytes {
-            let Some(oldest) = self.messages.pop_front() else {
+            let Some(oldest) = self.take_oldest() else {
                 break;
             };
-            self.bytes -= oldest.weight();
             freed += oldest.weight();
             spare = Some(oldest);
         }
@@ -136,10 +135,16 @@ impl Ring {
         }
     }
 
+    /// Drops the oldest message; returns the bytes freed (0 if none).
     fn pop_oldest(&mut self) -> usize {
-        let weight = self.messages.pop_front().map_or(0, |m| m.weight());
-        self.bytes -= weight;
-        weight
+        self.take_oldest().map_or(0, |m| m.weight())
+    }
+
+    /// Removes the oldest message, keeping `bytes` the sum of the rest.
+    fn take_oldest(&mut self) -> Option<Message> {
+        let oldest = self.messages.pop_front()?;
+        self.bytes -= oldest.weight();
+        Some(oldest)
     }
 }
 
