@@ -65,6 +65,26 @@ impl Shared {
         self.registry.get_or_create(name, self.config.max_topics)
     }
 
+    /// Runs `f` on the topic named `name` (already validated, created if
+    /// needed) under its state's write lock, and returns the topic with
+    /// `f`'s result. A topic the janitor removed between the lookup and the
+    /// lock is looked up again, so `f` always acts on a live topic.
+    pub fn with_live_topic<R>(
+        &self,
+        name: &str,
+        f: impl FnOnce(&Topic, &mut TopicState) -> R,
+    ) -> Result<(Arc<Topic>, R)> {
+        loop {
+            let topic = self.topic(name)?;
+            let mut state = topic.state.write();
+            if !state.removed {
+                let result = f(&topic, &mut state);
+                drop(state);
+                return Ok((topic, result));
+            }
+        }
+    }
+
     /// Validates a message's event type and payload.
     pub fn check_message(&self, event: Option<&str>, payload: &Payload<'_>) -> Result<()> {
         if let Some(event) = event {
@@ -96,26 +116,20 @@ impl Shared {
         info: &str,
         holder: Holder,
     ) -> Result<Arc<Topic>> {
-        loop {
-            let topic = self.topic(name)?;
-            let mut state = topic.state.write();
-            if state.removed {
-                continue;
-            }
+        let (topic, ()) = self.with_live_topic(name, |topic, state| {
             let now = now_ms();
             if state.presence.join(client, info, holder, now) && self.config.presence_events {
                 let payload = format!("{{\"client\":{},\"info\":{info}}}", json_string(client));
                 topic.append(
-                    &mut state,
+                    state,
                     self,
                     Some("join"),
                     Payload::json(payload.as_bytes()),
                     now,
                 );
             }
-            drop(state);
-            return Ok(topic);
-        }
+        })?;
+        Ok(topic)
     }
 
     /// Drops a subscription's presence hold, announcing a leave if it was
@@ -299,13 +313,10 @@ impl Bus {
             return Ok(position);
         }
         check_topic(topic, shared.config.max_topic_len)?;
-        loop {
-            let found = shared.topic(topic)?;
-            let mut state = found.state.write();
-            if !state.removed {
-                return Ok(found.append(&mut state, shared, event, payload, now_ms()));
-            }
-        }
+        let (_, position) = shared.with_live_topic(topic, |found, state| {
+            found.append(state, shared, event, payload, now_ms())
+        })?;
+        Ok(position)
     }
 
     /// A [`Publisher`] for `topic` (created if needed): it publishes
@@ -314,15 +325,10 @@ impl Bus {
     /// [`Error::PatternNotAllowed`], [`Error::TooManyTopics`].
     pub fn publisher(&self, topic: &str) -> Result<Publisher> {
         check_topic(topic, self.shared.config.max_topic_len)?;
-        loop {
-            let found = self.shared.topic(topic)?;
-            let mut state = found.state.write();
-            if !state.removed {
-                state.publishers += 1;
-                drop(state);
-                return Ok(Publisher::new(self.shared.clone(), found));
-            }
-        }
+        let (found, ()) = self
+            .shared
+            .with_live_topic(topic, |_, state| state.publishers += 1)?;
+        Ok(Publisher::new(self.shared.clone(), found))
     }
 
     /// A new poller on this bus.
