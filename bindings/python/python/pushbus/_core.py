@@ -11,7 +11,6 @@ import weakref
 from collections import deque
 from dataclasses import dataclass
 from typing import (
-    TYPE_CHECKING,
     Any,
     AsyncIterator,
     Deque,
@@ -23,15 +22,13 @@ from typing import (
     Optional,
     Sequence,
     Tuple,
+    TypeVar,
     Union,
 )
 
 from ._ffi import ffi, lib, take_buf
 from ._handle import Handle
 from .errors import Closed, check
-
-if TYPE_CHECKING:
-    from types import TracebackType
 
 __all__ = [
     "Bus",
@@ -363,7 +360,33 @@ def _ms(seconds: Optional[float], what: str) -> int:
     return max(1, round(seconds * 1000))
 
 
-class Bus:
+_Self = TypeVar("_Self", bound="_Closable")
+
+
+class _Closable:
+    """``with`` closes it; each class says in ``close`` what closing does."""
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self: _Self) -> _Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class _AsyncClosable(_Closable):
+    """``with`` and ``async with`` close it."""
+
+    async def __aenter__(self: _Self) -> _Self:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.close()
+
+
+class Bus(_Closable):
     """A pub/sub broker: topics, replay rings, version keys, presence.
 
     Keyword arguments set the configuration; each left out keeps the
@@ -442,12 +465,6 @@ class Bus:
     def closed(self) -> bool:
         return self._handle.closed
 
-    def __enter__(self) -> "Bus":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
     # -- publishing ---------------------------------------------------------
 
     def publish(self, topic: str, data: Any, *, event: Optional[str] = None, kind: Optional[PayloadKind] = None) -> str:
@@ -460,13 +477,11 @@ class Bus:
         ev, ev_len, code, payload = _message_args(data, event, kind)
         t = topic.encode("utf-8") if type(topic) is str else _utf8(topic, "topic")
         key = ffi.new("pushbus_key *")
-        ptr = self._handle.ptr
-        if ptr is None:
-            raise Closed("the bus is closed")
+        ptr = self._handle.get()
         status = lib.pushbus_publish(ptr, t, len(t), ev, ev_len, code, payload, len(payload), key)
         if status:
             check(status, repr(topic))
-        return f"{key.epoch:x}-{key.seq}"
+        return _key_text(key.epoch, key.seq)
 
     def publisher(self, topic: str) -> "Publisher":
         """A publisher for ``topic`` (created if needed): ``publish`` without
@@ -581,7 +596,7 @@ class Bus:
 max_ = max  # `max` is a parameter name in poll()
 
 
-class Publisher:
+class Publisher(_Closable):
     """Publishes to one topic, found once when it is made: a publish skips
     the topic lookup (about a quarter of ``Bus.publish``'s work).
 
@@ -614,12 +629,6 @@ class Publisher:
     def closed(self) -> bool:
         return self._handle.closed
 
-    def __enter__(self) -> "Publisher":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
     # -- publishing ---------------------------------------------------------
 
     def publish(self, data: Any, *, event: Optional[str] = None, kind: Optional[PayloadKind] = None) -> str:
@@ -631,13 +640,11 @@ class Publisher:
         """
         ev, ev_len, code, payload = _message_args(data, event, kind)
         key = ffi.new("pushbus_key *")
-        ptr = self._handle.ptr
-        if ptr is None:
-            raise Closed("the publisher is closed")
+        ptr = self._handle.get()
         status = lib.pushbus_publisher_publish(ptr, ev, ev_len, code, payload, len(payload), key)
         if status:
             check(status, repr(self._topic))
-        return f"{key.epoch:x}-{key.seq}"
+        return _key_text(key.epoch, key.seq)
 
     def __repr__(self) -> str:
         return f"<pushbus.Publisher {self._topic!r}{' closed' if self.closed else ''}>"
@@ -711,7 +718,7 @@ def _unsubscribe(handle: Handle, sub_id: int) -> None:
         lib.pushbus_unsubscribe(ptr, sub_id)  # UNKNOWN_SUBSCRIPTION when already closed: harmless
 
 
-class Poller:
+class Poller(_AsyncClosable):
     """One consumer's subscriptions and a pollable fd.
 
     Give each thread or event loop its own poller. Blocking use:
@@ -764,18 +771,6 @@ class Poller:
     @property
     def closed(self) -> bool:
         return self._handle.closed
-
-    def __enter__(self) -> "Poller":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    async def __aenter__(self) -> "Poller":
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        self.close()
 
     # -- subscriptions ----------------------------------------------------
 
@@ -978,7 +973,7 @@ class Poller:
                 key = info.key
                 entry = [
                     ffi.unpack(info.topic, info.topic_len).decode("utf-8"),
-                    f"{key.epoch:x}-{key.seq}",
+                    _key_text(key.epoch, key.seq),
                     key.seq,
                     ffi.unpack(info.event, info.event_len).decode("utf-8") if info.event_len else "",
                     info.time_ms,
@@ -1079,7 +1074,7 @@ class Poller:
         return f"<pushbus.Poller{' closed' if self.closed else ''} subscriptions={len(self._subs)}>"
 
 
-class Subscription:
+class Subscription(_AsyncClosable):
     """A cursor over topics: iterate it (``for`` in a thread, ``async for``
     in asyncio) or call ``get``. Closing it (``close``, a ``with`` block, or
     garbage collection) releases the presence it holds."""
@@ -1159,20 +1154,6 @@ class Subscription:
         waiter = self._waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
-
-    def __enter__(self) -> "Subscription":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    async def __aenter__(self) -> "Subscription":
-        return self
-
-    async def __aexit__(
-        self, exc_type: Optional[type], exc: Optional[BaseException], tb: "Optional[TracebackType]"
-    ) -> None:
-        self.close()
 
     # -- presence and resume ----------------------------------------------
 
