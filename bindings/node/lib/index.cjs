@@ -498,6 +498,12 @@ class Cell {
     /** A Set of its owner's cells (a bus's publishers) it leaves when released. */
     this.group = null;
   }
+  /** The pointer, for one call; throws the binding's closed error if released. */
+  get(operation) {
+    const ptr = this.ptr;
+    if (ptr === null) throw closedError(operation);
+    return ptr;
+  }
   release() {
     const ptr = this.ptr;
     if (ptr === null) return false;
@@ -727,9 +733,7 @@ class Bus extends EventEmitter {
 
   /** @internal the native pointer; throws when closed. */
   _ptr(operation) {
-    const ptr = this.#cell.ptr;
-    if (ptr === null) throw closedError(operation);
-    return ptr;
+    return this.#cell.get(operation);
   }
 
   /**
@@ -945,11 +949,10 @@ class Publisher {
    * key; arguments as Bus#publish's, without the topic.
    */
   publish(data, options) {
-    if (this.#cell.ptr === null) throw closedError('publish');
+    this.#cell.get('publish');
     const { payload, event, kind } = messageArgs(data, options);
     // Read after the arguments: their user code (toJSON) may have closed it.
-    const ptr = this.#cell.ptr;
-    if (ptr === null) throw closedError('publish');
+    const ptr = this.#cell.get('publish');
     check(
       c.publisher_publish(ptr, event, len(event), kind, payload, payload.length, scratchKey),
       'publish',
@@ -1033,9 +1036,7 @@ class Poller extends EventEmitter {
   }
 
   _ptr(operation) {
-    const ptr = this.#cell.ptr;
-    if (ptr === null) throw closedError(operation);
-    return ptr;
+    return this.#cell.get(operation);
   }
 
   /**
@@ -1561,8 +1562,7 @@ function verifyToken(token, secret, nowUnixSecs = 0) {
     const cell = new Cell(claims, c.claims_free);
     const allows = (name) => {
       mustString(name, 'name');
-      if (cell.ptr === null) throw closedError('allows');
-      check(c.claims_allows(cell.ptr, name, len(name), scratchOut), 'allows');
+      check(c.claims_allows(cell.get('allows'), name, len(name), scratchOut), 'allows');
       return scratchOut[0] !== 0;
     };
     const result = { sub, exp: exp === 0 ? null : exp, allows, free: () => untrack(cell) };
