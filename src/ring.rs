@@ -82,6 +82,10 @@ impl Ring {
     /// message may take over ([`Message::new_reusing`]). Evicting before
     /// the push also keeps the buffer within the count limit: one cold ring
     /// line touched per publish instead of two.
+    // Inlined into the publish path: left to the compiler's choice it
+    // became a call when Topic::append gained callers (15 instructions a
+    // publish, callgrind on `benches/instr.rs`).
+    #[inline]
     pub fn make_room(&mut self, weight: usize, limits: &RingLimits) -> (usize, Option<Message>) {
         let mut freed = 0;
         let mut spare = None;
