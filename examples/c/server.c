@@ -383,6 +383,12 @@ void server_run(struct server *server) {
             return;
         }
         server->now_ms = clock_ms();
+        /* The drain runs once every connection of this turn is handled,
+         * not at the poller's place among them, so that it carries every
+         * message this turn's POSTs published before it: at 1,000
+         * subscribers, 0.079-0.089 writes a delivery instead of
+         * 0.088-0.108 (BENCHMARKS.md, issue 8). */
+        bool poller_ready = false;
         for (int i = 0; i < n; i++) {
             void *tag = events[i].data.ptr;
             if (tag == &LISTEN_TAG) {
@@ -390,10 +396,13 @@ void server_run(struct server *server) {
             } else if (tag == &SIGNAL_TAG) {
                 server->stopping = true;
             } else if (tag == &POLLER_TAG) {
-                drain(server);
+                poller_ready = true;
             } else if (!((struct conn *)tag)->closed) {
                 on_connection(tag, events[i].events);
             }
+        }
+        if (poller_ready) {
+            drain(server);
         }
         run_timers(server);
         resume_accepting(server);

@@ -63,11 +63,19 @@ fn write_hex(out: &mut [u8], value: u64) {
     }
 }
 
+/// Lower-case hex only, as `write_hex` writes it: one comparison chain a
+/// digit (this runs twice a delivery in the load client).
 fn read_hex(digits: &[u8]) -> Option<u64> {
-    digits.iter().try_fold(0u64, |value, &digit| {
-        let nibble = (digit as char).to_digit(16)?;
-        Some(value << 4 | u64::from(nibble))
-    })
+    let mut value = 0u64;
+    for &digit in digits {
+        let nibble = match digit {
+            b'0'..=b'9' => digit - b'0',
+            b'a'..=b'f' => digit - b'a' + 10,
+            _ => return None,
+        };
+        value = value << 4 | u64::from(nibble);
+    }
+    Some(value)
 }
 
 #[cfg(test)]
@@ -87,5 +95,13 @@ mod tests {
         event.extend_from_slice(b"\"}\n\n");
         assert_eq!(Stamp::find(&event), Some(stamp));
         assert_eq!(Stamp::find(b"data: no payload"), None);
+        // Not written by `encode`: upper case, a non-digit, a short stamp.
+        for bad in [
+            b"#00000000000000A1.0000000000000001.".as_slice(),
+            b"#00000000000000g1.0000000000000001.",
+            b"#00000000000000a1.000000000000001",
+        ] {
+            assert_eq!(Stamp::find(bad), None, "{}", String::from_utf8_lossy(bad));
+        }
     }
 }

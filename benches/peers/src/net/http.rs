@@ -203,12 +203,16 @@ impl Dechunker {
         loop {
             match self.state {
                 Chunk::Size => {
-                    let Some(end) = memchr::memmem::find(buffer, b"\r\n") else {
+                    // A size line ends in CRLF; memchr for its LF, as a
+                    // memmem search builds a searcher each call.
+                    let Some(lf) = memchr::memchr(b'\n', buffer) else {
                         return Ok(());
                     };
-                    let line = std::str::from_utf8(&buffer[..end])?;
-                    let hex = line.split(';').next().unwrap_or("").trim();
-                    let size = usize::from_str_radix(hex, 16)?;
+                    let end = lf.checked_sub(1).filter(|&cr| buffer[cr] == b'\r');
+                    let end = end.ok_or("a chunk size line must end in CRLF")?;
+                    let line = &buffer[..end];
+                    let hex = line.split(|&byte| byte == b';').next().unwrap_or(line);
+                    let size = usize::from_str_radix(std::str::from_utf8(hex.trim_ascii())?, 16)?;
                     buffer.advance(end + 2);
                     // The last chunk's trailer section is never used here.
                     self.state = if size == 0 {
@@ -264,6 +268,15 @@ mod tests {
             }
             assert_eq!(out, b"hello, world", "cut at {cut}");
             assert!(chunks.done());
+        }
+    }
+
+    #[test]
+    fn rejects_malformed_size_lines() {
+        for wire in [&b"5\nhello\r\n"[..], b"\nhello", b"zz\r\nhello\r\n"] {
+            let mut buffer = BytesMut::from(wire);
+            let result = Dechunker::default().decode(&mut buffer, |_| {});
+            assert!(result.is_err(), "{:?}", String::from_utf8_lossy(wire));
         }
     }
 }
