@@ -26,7 +26,7 @@ VALGRIND := valgrind -q --error-exitcode=1 --leak-check=full \
 
 
 .PHONY: all build demo servers server-c server-rust server-python server-node c-chat-test rust-chat-test e2e-test browser-test tour test lint unit doc loom header header-check ctest \
-	install install-test fuzz-smoke node-test node-chat-test python-test bench bench-full bench-node-sse clean
+	install install-test fuzz-smoke node-test node-chat-test python-test bench bench-full bench-node-sse bench-test clean
 
 all: build
 
@@ -76,7 +76,7 @@ tour:
 	$(CARGO) run --release --example quickstart
 
 ## Every test.
-test: lint header-check unit doc loom ctest install-test fuzz-smoke c-chat-test rust-chat-test node-test node-chat-test python-test e2e-test browser-test
+test: lint header-check unit doc loom ctest install-test fuzz-smoke c-chat-test rust-chat-test node-test node-chat-test python-test e2e-test browser-test bench-test
 
 lint:
 	$(CARGO) fmt --check
@@ -188,6 +188,16 @@ bench:
 
 bench-full:
 	bash benches/scripts/run.sh full
+
+## The benchmark harnesses' own checks, so that what `make bench` reports
+## rests on tested parsers: the load client's (benches/peers: fmt, clippy,
+## unit tests; needs libzmq3-dev) and the Node SSE runner's
+## (benches/node-sse, which starts the Node chat server).
+bench-test: server-node
+	cd benches/peers && $(CARGO) fmt --check
+	CARGO_TARGET_DIR=$(CURDIR)/target/bench-peers $(CARGO) clippy --manifest-path benches/peers/Cargo.toml --all-targets -- -D warnings
+	CARGO_TARGET_DIR=$(CURDIR)/target/bench-peers $(CARGO) test --manifest-path benches/peers/Cargo.toml
+	cd benches/node-sse && npm ci --no-audit --no-fund --loglevel=error && npm test
 
 ## Node, end to end: the pushbus chat server against a plain node:http SSE
 ## fan-out and socket.io, 1,000 connections, stepped publish rate
