@@ -132,6 +132,24 @@ def test_pipelined_requests_are_answered_in_order(server: Server) -> None:
         assert statuses == [(200, b"ok"), (404, b'{"error":"not found"}'), (200, b""), (200, b"ok")]
 
 
+def test_a_head_cut_anywhere_near_its_end_is_read_whole(server: Server) -> None:
+    # Each read can end inside a CRLF or the blank line; the head's end is
+    # searched again from just before where the last search stopped.
+    raw = b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-A: b\r\n\r\n"
+    for cut in range(len(raw) - 8, len(raw)):
+        with Wire(server.port) as wire:
+            wire.send(raw[:cut])
+            time.sleep(0.02)
+            wire.send(raw[cut:])
+            response = wire.response()
+            assert response is not None, f"cut at {cut}"
+            assert (response.status, response.body) == (200, b"ok"), f"cut at {cut}"
+
+
+def test_a_lone_cr_inside_a_header_line_is_refused(server: Server) -> None:
+    assert status_of(server, b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-A: a\rb\r\n\r\n") == 400
+
+
 def test_head_gets_the_length_but_no_body(server: Server) -> None:
     with Wire(server.port) as wire:
         wire.send(request("/healthz", "HEAD") + request("/healthz"))
