@@ -190,10 +190,12 @@ bench-full:
 	bash benches/scripts/run.sh full
 
 ## The benchmark harnesses' own checks, so that what `make bench` reports
-## rests on tested parsers: the load client's (benches/peers: fmt, clippy,
-## unit tests; needs libzmq3-dev) and the Node SSE runner's
-## (benches/node-sse, which starts the Node chat server).
+## rests on tested code: the load client's parsers (benches/peers: fmt,
+## clippy, unit tests; needs libzmq3-dev), the tables' reading of results
+## (benches/scripts) and the Node SSE runner (benches/node-sse, which
+## starts the Node chat server).
 bench-test: server-node
+	python3 -m unittest discover -s benches/scripts
 	cd benches/peers && $(CARGO) fmt --check
 	CARGO_TARGET_DIR=$(CURDIR)/target/bench-peers $(CARGO) clippy --manifest-path benches/peers/Cargo.toml --all-targets -- -D warnings
 	CARGO_TARGET_DIR=$(CURDIR)/target/bench-peers $(CARGO) test --manifest-path benches/peers/Cargo.toml

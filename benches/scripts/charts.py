@@ -39,10 +39,25 @@ def grouped_bars(axis, rows, field, groups, label_of_group):
     colour = colours(names)
     width = 0.8 / max(len(names), 1)
     for i, name in enumerate(names):
-        values = {groups(r): r[field] for r in rows if r["contender"] == name}
+        mine = {groups(r): r for r in rows if r["contender"] == name}
+        heights = [mine[k][field] if k in mine else 0 for k in keys]
         xs = [k + (i - (len(names) - 1) / 2) * width for k in range(len(keys))]
-        axis.bar(xs, [values.get(k, 0) for k in keys], width, label=name_of(name), color=colour[name])
+        axis.bar(xs, heights, width, label=name_of(name), color=colour[name], yerr=spreads(mine, keys, field))
     axis.set_xticks(range(len(keys)), [label_of_group(k) for k in keys])
+
+
+def spreads(records, keys, field):
+    """Error bars from the lowest to the highest round of cases measured in
+    rounds (tables.medians), or None when there are none."""
+    if not any(len(records[k].get("rounds", [])) > 1 for k in keys if k in records):
+        return None
+    low, high = [], []
+    for k in keys:
+        r = records.get(k, {})
+        rounds = r.get("rounds") or [r.get(field, 0)] * 2
+        low.append(r.get(field, 0) - rounds[0])
+        high.append(rounds[-1] - r.get(field, 0))
+    return [low, high]
 
 
 def below(axis, **options):

@@ -8,10 +8,11 @@
 #    tokio, crossbeam and bus) and ZeroMQ inproc in the same rounds
 #    (benches/peers/benches/zmq_inproc.rs);
 # 2. in-process W3 latency and ZeroMQ's W4 heap (the `inproc` binary);
-# 3. over loopback, one server at a time, started here and stopped by pid:
-#    pushbus's chat server (SSE), nchan (SSE), Redis pub/sub, NATS core,
-#    driven by the `loadclient` binary: W4, W1, W2, W3, then W5 and W6 for
-#    the SSE servers;
+# 3. over loopback, servers started here and stopped by pid: pushbus's
+#    chat server (SSE), nchan (SSE), Redis pub/sub, NATS core, driven by the
+#    `loadclient` binary: W4, W3, then W5 and W6 for the SSE servers, one
+#    server at a time; then W1 and W2 in rounds (3, or 5 in full mode),
+#    each round measuring every contender in turn;
 # 4. benches/results/<mode>.jsonl (one JSON record a line), then the
 #    tables (benches/scripts/tables.py: benches/results/<mode>.md) and
 #    charts (benches/scripts/charts.sh: benches/results/charts/<mode>/).
@@ -29,8 +30,8 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$root"
 mode="${1:-quick}"
 case "$mode" in
-  quick) seconds=1;   warmup=0.5; step_seconds=1; factor=1.6;  full_env=() ;;
-  full)  seconds=5;   warmup=1;   step_seconds=3; factor=1.25; full_env=(PUSHBUS_BENCH_FULL=1) ;;
+  quick) seconds=1; warmup=0.5; step_seconds=1; factor=1.6;  rounds=3; full_env=() ;;
+  full)  seconds=5; warmup=1;   step_seconds=3; factor=1.25; rounds=5; full_env=(PUSHBUS_BENCH_FULL=1) ;;
   *) echo "usage: $0 [quick|full]" >&2; exit 2 ;;
 esac
 SERVER="${SERVER:-c}"
@@ -151,10 +152,13 @@ measure() {
   "${client[@]}" "$@" >>"$out" || true
 }
 
-stop_server() {
-  kill "$server_pid" 2>/dev/null || true
-  wait "$server_pid" 2>/dev/null || true
-  pids=()
+# Points `measure` at contender $1's server on port $2 (whose CPU the load
+# client records: $3, by default the server start_server started last).
+use_server() {
+  label="$1"
+  [ "$1" = pushbus ] && label="pushbus ($SERVER server)"
+  client=("$bin/loadclient" --target "$1=127.0.0.1:$2" --label "$label"
+          --server-pid "${3:-$measured_pids}" --warmup "$warmup" --seconds "$seconds")
 }
 
 # --- build ------------------------------------------------------------------
@@ -185,35 +189,53 @@ log "in-process W3 latency and ZeroMQ's W4 heap"
 "$bin/inproc" w4 >>"$out"
 
 # --- over loopback ------------------------------------------------------------
+# W4, W3, W5, W6: one contender at a time. W4 gets a fresh server of its
+# own, so that it measures memory the server has not used before; then
+# another for the rest.
 port="$BASE_PORT"
 for name in $CONTENDERS; do
-  label="$name"
-  [ "$name" = pushbus ] && label="pushbus ($SERVER server)"
-  # A fresh server for W4, so that it measures memory the server has not
-  # used before; then another for the rest.
   port=$(free_port "$port")
   start_server "$name" "$port"
-  client=("$bin/loadclient" --target "$name=127.0.0.1:$port" --label "$label"
-          --server-pid "$measured_pids" --warmup "$warmup" --seconds "$seconds")
+  use_server "$name" "$port"
   measure "W4, 1,000 idle connections" w4 --connections 1000
-  stop_server
+  stop_all
   port=$(free_port "$port")
   start_server "$name" "$port"
-  client=("$bin/loadclient" --target "$name=127.0.0.1:$port" --label "$label"
-          --server-pid "$measured_pids" --warmup "$warmup" --seconds "$seconds")
-  for n in 1 100 1000; do
-    measure "W1, $n subscribers" w1 --subscribers "$n"
-  done
-  measure "W2, 1,000 topics" w2 --topics 1000
+  use_server "$name" "$port"
   measure "W3, 100 subscribers at 10,000 messages/s" w3 --subscribers 100 --rate 10000
   if [ "$name" = pushbus ] || [ "$name" = nchan ]; then
     measure "W5, 1,000 connections, rate x$factor every $step_seconds s" \
       --seconds "$step_seconds" w5 --connections 1000 --start-rate 50 --factor "$factor"
     measure "W6, 1,000 clients resume 1,000 messages back" w6 --clients 1000 --behind 1000
   fi
-  stop_server
+  stop_all
   port=$((port + 1))
 done
+
+# W1 and W2, whose one-second rates over loopback move by a third from one
+# measurement to the next here: $rounds rounds, each measuring every
+# contender in turn on servers started together, so that a busy neighbour
+# weighs on all of them alike; tables.py reports each case's median and
+# range. A case that failed is not measured again.
+declare -A ports server_pids failed
+for name in $CONTENDERS; do
+  port=$(free_port "$port")
+  start_server "$name" "$port"
+  ports[$name]=$port server_pids[$name]=$measured_pids
+  port=$((port + 1))
+done
+for round in $(seq "$rounds"); do
+  for name in $CONTENDERS; do
+    use_server "$name" "${ports[$name]}" "${server_pids[$name]}"
+    for case in "w1 --subscribers 1" "w1 --subscribers 100" "w1 --subscribers 1000" "w2 --topics 1000"; do
+      [ -n "${failed[$name $case]:-}" ] && continue
+      read -ra args <<<"$case"
+      measure "$case, round $round of $rounds" "${args[@]}"
+      tail -n 1 "$out" | grep -q '"error"' && failed[$name $case]=1
+    done
+  done
+done
+stop_all
 
 python3 benches/scripts/records.py machine --mode "$mode" --server "$SERVER" --end >>"$out"
 log "report"

@@ -64,10 +64,40 @@ def order(contender):
     return keys.index(contender) if contender in keys else len(keys)
 
 
+# Cases run.sh measures in several rounds: (workload, transport).
+IN_ROUNDS = {("w1", "loopback"), ("w2", "loopback")}
+
+
 def load(path):
+    """The machine records, and the measurements with one record a case
+    (see `medians`)."""
     records = [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
     machine = [r for r in records if r["workload"] == "machine"]
-    return machine, [r for r in records if r["workload"] != "machine"]
+    return machine, medians([r for r in records if r["workload"] != "machine"])
+
+
+def medians(records):
+    """Each case measured in rounds (IN_ROUNDS) as one record: the round
+    with the median rate (the lower middle one of an even count), with
+    every successful round's rate, lowest first, in `rounds`. A failed
+    round stays a record of its own, for `failures`."""
+    out, cases = [], {}
+    for r in records:
+        if (r["workload"], r["transport"]) in IN_ROUNDS and "error" not in r:
+            key = (r["workload"], r["transport"], r["contender"], r["param"])
+            if key not in cases:
+                cases[key] = []
+                out.append(cases[key])
+            cases[key].append(r)
+        else:
+            out.append(r)
+    for i, item in enumerate(out):
+        if isinstance(item, list):
+            rounds = sorted(item, key=lambda r: r["deliveries_per_s"])
+            median = dict(rounds[(len(rounds) - 1) // 2])
+            median["rounds"] = [r["deliveries_per_s"] for r in rounds]
+            out[i] = median
+    return out
 
 
 def measured(records):
@@ -97,6 +127,14 @@ def ranked(rows):
 def ratio_cell(base, r, field):
     """The pushbus-advantage cell of row `r`: empty on pushbus's own row."""
     return "" if r is base else fmt_ratio(advantage(base, r, field))
+
+
+def spread(record):
+    """The lowest and highest rate of a case measured in rounds."""
+    rounds = record.get("rounds")
+    if not rounds or len(rounds) < 2:
+        return ""
+    return f" [{fmt_rate(rounds[0])}–{fmt_rate(rounds[-1])}]"
 
 
 def fmt_ratio(ratio):
@@ -169,11 +207,16 @@ def throughput(records, workload, title):
                     continue
                 ratio = "" if name in base and base[p] is r else f" ({fmt_ratio(advantage(base.get(p), r, 'deliveries_per_s'))})"
                 bound = " ‡" if client_bound(r) else ""
-                cells.append(f"{fmt_rate(r['deliveries_per_s'])}/s{ratio}{flags(r)}{bound}")
+                cells.append(f"{fmt_rate(r['deliveries_per_s'])}/s{ratio}{flags(r)}{bound}{spread(r)}")
             print(f"| {name_of(name)} | " + " | ".join(cells) + " |")
+        counts = sorted({len(r["rounds"]) for r in rows if len(r.get("rounds", [])) > 1})
+        if counts:
+            print(f"\nEach cell is the median of {' or '.join(map(str, counts))} rounds, every contender "
+                  "measured in turn in each round; the lowest and highest in brackets.")
         if any(client_bound(r) for r in rows):
-            print(f"\n‡ the load client used {CLIENT_BOUND:.0%} of a core or more: that number is a lower "
-                  "bound for the server (client and server share the 2 cores).")
+            which = " (in the median round)" if counts else ""
+            print(f"\n‡ the load client used {CLIENT_BOUND:.0%} of a core or more{which}: "
+                  "that number is a lower bound for the server (client and server share the 2 cores).")
         print()
 
 
