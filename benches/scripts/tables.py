@@ -205,7 +205,7 @@ def throughput(records, workload, title):
                 if r is None:
                     cells.append("-")
                     continue
-                ratio = "" if name in base and base[p] is r else f" ({fmt_ratio(advantage(base.get(p), r, 'deliveries_per_s'))})"
+                ratio = "" if base.get(p) is r else f" ({fmt_ratio(advantage(base.get(p), r, 'deliveries_per_s'))})"
                 bound = " ‡" if client_bound(r) else ""
                 cells.append(f"{fmt_rate(r['deliveries_per_s'])}/s{ratio}{flags(r)}{bound}{spread(r)}")
             print(f"| {name_of(name)} | " + " | ".join(cells) + " |")
