@@ -50,6 +50,12 @@ struct conn {
     /* Bytes queued during a drain (conn_queue): `queue_count` pieces from
      * `queue_first` on, written with one writev when the drain ends. */
     int queue_first, queue_last, queue_count;
+    /* The HTTP chunk conn_queue_chunk is gathering at the queue's end, if
+     * `chunk_open`: its size-line piece (filled in when the chunk is
+     * closed) and the length of its data so far. */
+    bool chunk_open;
+    int chunk_size_piece;
+    size_t chunk_len;
     bool touched;              /* an event reached it in this drain (server.c) */
     struct conn *next_touched; /* the drain's other touched connections */
 };
@@ -63,13 +69,27 @@ bool conn_send(struct conn *c, const struct iovec *iov, int count);
 /* Like conn_send, but a drain's events queue their frames to be written
  * together by conn_write_queued: one syscall per connection per drain,
  * not one per event. Pieces whose bit is set in `copy` are copied (at most
- * CONN_QUEUE_COPY_MAX bytes: a chunk size line, a frame header); the others
+ * CONN_QUEUE_COPY_MAX bytes: a frame header); the others
  * are borrowed and must stay valid until the queue is written (a batch's
  * frames: its batch is released after). Ends up in conn_send when the
  * connection is already behind (`out` not empty). */
 bool conn_queue(struct conn *c, const struct iovec *iov, int count, unsigned copy);
 
 enum { CONN_QUEUE_COPY_MAX = 24 };
+
+/* The most parts of one chunk: an iframe's script open, envelope, close. */
+enum { CONN_CHUNK_PARTS_MAX = 3 };
+
+/* Sends `parts` as one HTTP chunk (size line, data, CRLF), as conn_send. */
+bool conn_send_chunk(struct conn *c, const struct iovec *parts, int count);
+
+/* Like conn_queue, for the data of an HTTP chunk, all of it borrowed:
+ * consecutive calls in a drain gather into one chunk, sized when it is
+ * written, so a drain's events cost a connection one size line and one
+ * CRLF in all instead of one each (fewer pieces to queue, to writev and to
+ * copy: BENCHMARKS.md, issue 8). Ends up in conn_send_chunk when the
+ * connection is already behind. */
+bool conn_queue_chunk(struct conn *c, const struct iovec *parts, int count);
 
 /* Writes what conn_queue queued for the connection (conn_send's rules:
  * the rest goes to `out`, a reader past `out_limit` is cut off); false when

@@ -28,51 +28,20 @@ struct stream {
 static const uint8_t NEWLINE[] = "\n";
 static const uint8_t NULL_JSON[] = "null";
 
-enum { MAX_PARTS = 3 }; /* the most pieces of one event: script open, envelope, script close */
-
-/* "%zx\r\n" without snprintf, which cost 690 instructions of the 1,600 a
- * delivery took in the fan-out (callgrind, BENCHMARKS.md issue 8). */
-static size_t chunk_size_line(char out[CONN_QUEUE_COPY_MAX], size_t size) {
-    static const char HEX[] = "0123456789abcdef";
-    char digits[2 * sizeof size];
-    size_t n = 0;
-    do {
-        digits[n++] = HEX[size & 15];
-        size >>= 4;
-    } while (size != 0);
-    for (size_t i = 0; i < n; i++) {
-        out[i] = digits[n - 1 - i];
-    }
-    out[n] = '\r';
-    out[n + 1] = '\n';
-    return n + 2;
-}
 
 /* Writes the parts as one HTTP chunk (bare on HTTP/1.0, where the stream
  * ends with the connection). `borrowed`: the parts stay valid until the
  * drain ends (a batch's frames), so the chunk is queued (conn_queue). */
 static bool send_chunk(struct conn *c, struct stream *s, const struct iovec *parts, int count, bool borrowed) {
-    assert(count <= MAX_PARTS);
-    char size_line[CONN_QUEUE_COPY_MAX];
-    struct iovec iov[MAX_PARTS + 2];
-    size_t total = 0;
-    int n = 0;
+    assert(count <= CONN_CHUNK_PARTS_MAX);
     for (int i = 0; i < count; i++) {
-        total += parts[i].iov_len;
+        s->sent += parts[i].iov_len;
     }
-    if (s->chunked) {
-        iov[n++] = (struct iovec){.iov_base = size_line, .iov_len = chunk_size_line(size_line, total)};
-    }
-    for (int i = 0; i < count; i++) {
-        iov[n++] = parts[i];
-    }
-    if (s->chunked) {
-        iov[n++] = (struct iovec){.iov_base = (void *)"\r\n", .iov_len = 2};
-    }
-    s->sent += total;
     s->last_sent_ms = c->server->now_ms;
-    /* The size line is on this stack: copied; the rest is borrowed or static. */
-    return borrowed ? conn_queue(c, iov, n, s->chunked ? 1u : 0u) : conn_send(c, iov, n);
+    if (!s->chunked) {
+        return borrowed ? conn_queue(c, parts, count, 0) : conn_send(c, parts, count);
+    }
+    return borrowed ? conn_queue_chunk(c, parts, count) : conn_send_chunk(c, parts, count);
 }
 
 static struct iovec part(const void *bytes, size_t len) { return (struct iovec){.iov_base = (void *)bytes, .iov_len = len}; }

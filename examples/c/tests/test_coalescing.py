@@ -1,6 +1,8 @@
-"""A drain's events reach each connection in one write (server.c, conn_queue):
-bursts must still arrive whole and in order on every reader, and a reader
-that does not read must still be cut off at its output limit."""
+"""A drain's events reach each connection in one write (server.c, conn_queue)
+and, on a chunked stream, in one HTTP chunk (conn_queue_chunk): bursts must
+still arrive whole and in order on every reader, every chunk must hold
+whole events, and a reader that does not read must still be cut off at its
+output limit."""
 
 from __future__ import annotations
 
@@ -29,6 +31,8 @@ class SseReader(threading.Thread):
         self.want = want
         self.texts: List[str] = []
         self.seqs: List[int] = []
+        self.chunks = 0
+        self.chunks_cutting_an_event = 0
         self.error: str | None = None
 
     def run(self) -> None:
@@ -49,6 +53,9 @@ class SseReader(threading.Thread):
                     *blocks, text = text.split("\n\n")
                     for block in blocks:
                         self.take(block)
+                    if event.chunk_end:
+                        self.chunks += 1
+                        self.chunks_cutting_an_event += text != ""
                 elif isinstance(event, (h11.EndOfMessage, h11.ConnectionClosed)):
                     return
         except Exception as error:  # reported by the test, not lost in the thread
@@ -99,6 +106,18 @@ def test_a_burst_reaches_every_reader_whole_and_in_order(server: Server, room: s
     assert_complete_in_order(readers, texts)
     for reader in readers:
         reader.wire.sock.close()
+
+
+def test_a_drains_events_share_a_chunk_of_whole_events(server: Server, room: str) -> None:
+    texts = [f"c{i}" for i in range(BURST)]
+    (reader,) = open_readers(server, room, 1, len(texts))
+    publish(server, room, texts)
+    assert_complete_in_order([reader], texts)
+    assert reader.chunks_cutting_an_event == 0
+    # Pipelined a hundred at a time, most drains hold many events for the
+    # reader: a chunk an event would make `chunks` at least len(texts).
+    assert reader.chunks < len(texts) / 2, f"{reader.chunks} chunks for {len(texts)} events"
+    reader.wire.sock.close()
 
 
 @pytest.fixture(scope="module")
