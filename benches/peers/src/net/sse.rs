@@ -5,6 +5,7 @@
 use std::collections::VecDeque;
 
 use super::http::Body;
+use crate::clock::now_ns;
 use crate::payload::Stamp;
 
 /// What a subscriber receives, whatever the protocol.
@@ -53,25 +54,19 @@ impl Parser {
         if line.is_empty() {
             return self.dispatch(out);
         }
-        let (field, value) = match memchr::memchr(b':', line) {
-            Some(0) => return, // a comment
-            Some(colon) => {
-                let value = &line[colon + 1..];
-                (&line[..colon], value.strip_prefix(b" ").unwrap_or(value))
+        // The three fields read here, matched by name: cheaper than
+        // searching every line for its colon. Comments and other fields
+        // are skipped.
+        if let Some(value) = field(line, b"data") {
+            if self.stamp.is_none() {
+                self.stamp = Stamp::find(value);
             }
-            None => (line, &b""[..]),
-        };
-        match field {
-            b"data" if self.stamp.is_none() => self.stamp = Stamp::find(value),
-            b"event" => {
-                self.gap = value == b"gap";
-                self.other_event = value != b"message" && !self.gap;
-            }
-            b"id" => {
-                self.last_id.clear();
-                self.last_id.extend_from_slice(value);
-            }
-            _ => {}
+        } else if let Some(value) = field(line, b"event") {
+            self.gap = value == b"gap";
+            self.other_event = value != b"message" && !self.gap;
+        } else if let Some(value) = field(line, b"id") {
+            self.last_id.clear();
+            self.last_id.extend_from_slice(value);
         }
     }
 
@@ -89,11 +84,24 @@ impl Parser {
     }
 }
 
+/// The value of `line` when it is field `name`: `name:value`, `name: value`
+/// (one leading space dropped) or a bare `name` (an empty value).
+fn field<'a>(line: &'a [u8], name: &[u8]) -> Option<&'a [u8]> {
+    match line.strip_prefix(name)?.split_first() {
+        None => Some(b""),
+        Some((b':', value)) => Some(value.strip_prefix(b" ").unwrap_or(value)),
+        Some(_) => None, // a longer name: `datum:`, `identity:`
+    }
+}
+
 /// An open event stream.
 pub struct Stream {
     body: Body,
     parser: Parser,
     ready: VecDeque<Delivery>,
+    /// When the last read returned (`now_ns`): the receive time of what it
+    /// carried.
+    received_ns: u64,
 }
 
 impl Stream {
@@ -102,7 +110,13 @@ impl Stream {
             body,
             parser: Parser::default(),
             ready: VecDeque::new(),
+            received_ns: now_ns(),
         }
+    }
+
+    /// When the read that carried the last delivery returned.
+    pub fn received_ns(&self) -> u64 {
+        self.received_ns
     }
 
     /// The next delivery; `None` once the stream has ended or failed.
@@ -113,8 +127,11 @@ impl Stream {
             }
             let (parser, ready) = (&mut self.parser, &mut self.ready);
             let open = self.body.drain(|data| parser.feed(data, ready)).ok()?;
-            if ready.is_empty() && !(open && self.body.fill().await.ok()?) {
-                return None;
+            if ready.is_empty() {
+                if !(open && self.body.fill().await.ok()?) {
+                    return None;
+                }
+                self.received_ns = now_ns();
             }
         }
     }
@@ -151,6 +168,26 @@ mod tests {
         let (deliveries, id) = parse(&[cut_a, cut_b]);
         assert_eq!(deliveries, vec![Delivery::Message(stamp), Delivery::Gap]);
         assert_eq!(id, b"a-2");
+    }
+
+    #[test]
+    fn fields_are_matched_by_their_whole_name() {
+        let mut stream = b"event:gap\nid\ndata\n\nidentity: x\nevents: gap\ndatum: ".to_vec();
+        stream.extend_from_slice(&Stamp { seq: 3, sent_ns: 4 }.encode());
+        stream.extend_from_slice(b"\n\nid:7\ndata:");
+        stream.extend_from_slice(&Stamp { seq: 5, sent_ns: 6 }.encode());
+        stream.extend_from_slice(b"\n\n");
+        let (deliveries, id) = parse(&[&stream]);
+        // A gap (no space after the colon), an event with no stamp (not a
+        // delivery), then the stamp of `data:` only.
+        assert_eq!(
+            deliveries,
+            vec![
+                Delivery::Gap,
+                Delivery::Message(Stamp { seq: 5, sent_ns: 6 })
+            ]
+        );
+        assert_eq!(id, b"7");
     }
 
     #[test]

@@ -136,7 +136,8 @@ impl Shared {
         std::mem::take(&mut *self.latency.lock().expect("not poisoned"))
     }
 
-    fn receive(&self, delivery: Delivery, ready: &mut bool) {
+    /// Counts `delivery`, received at `received_ns`.
+    fn receive(&self, delivery: Delivery, received_ns: u64, ready: &mut bool) {
         let stamp = match delivery {
             Delivery::Gap => {
                 self.gaps.fetch_add(1, Relaxed);
@@ -151,7 +152,6 @@ impl Shared {
             }
             Delivery::Message(stamp) => stamp,
         };
-        let now = now_ns();
         if let Some(tally) = &self.tally {
             tally.deliver(stamp.seq);
         }
@@ -159,7 +159,7 @@ impl Shared {
             .contains(&stamp.seq)
         {
             self.measured.fetch_add(1, Relaxed);
-            let latency = now.saturating_sub(stamp.sent_ns);
+            let latency = received_ns.saturating_sub(stamp.sent_ns);
             self.latency.lock().expect("not poisoned").record(latency);
         }
     }
@@ -183,7 +183,7 @@ async fn subscribe_all(
             tokio::spawn(async move {
                 let mut ready = false;
                 while let Some(delivery) = subscription.next().await {
-                    shared.receive(delivery, &mut ready);
+                    shared.receive(delivery, subscription.received_ns(), &mut ready);
                 }
             });
             async { Ok(()) }
