@@ -28,10 +28,10 @@ struct stream {
 static const uint8_t NEWLINE[] = "\n";
 static const uint8_t NULL_JSON[] = "null";
 
-
 /* Writes the parts as one HTTP chunk (bare on HTTP/1.0, where the stream
  * ends with the connection). `borrowed`: the parts stay valid until the
- * drain ends (a batch's frames), so the chunk is queued (conn_queue). */
+ * drain ends (a batch's frames), so they are queued, and join the chunk
+ * the drain's earlier events for this connection opened (conn_queue_chunk). */
 static bool send_chunk(struct conn *c, struct stream *s, const struct iovec *parts, int count, bool borrowed) {
     assert(count <= CONN_CHUNK_PARTS_MAX);
     for (int i = 0; i < count; i++) {
