@@ -24,10 +24,10 @@ BURST = 2000
 class SseReader(threading.Thread):
     """Reads one SSE stream (chunked, parsed by h11) until `want` messages or its end."""
 
-    def __init__(self, server: Server, room: str, want: int, rcvbuf: int | None = None) -> None:
+    def __init__(self, server: Server, room: str, want: int, rcvbuf: int | None = None, query: str = "") -> None:
         super().__init__(daemon=True)
         self.wire = Wire(server.port, timeout=10, rcvbuf=rcvbuf)
-        self.wire.send(request(f"/rooms/{room}/events"))
+        self.wire.send(request(f"/rooms/{room}/events{query}"))
         self.want = want
         self.texts: List[str] = []
         self.seqs: List[int] = []
@@ -118,6 +118,21 @@ def test_a_drains_events_share_a_chunk_of_whole_events(server: Server, room: str
     # reader: a chunk an event would make `chunks` at least len(texts).
     assert reader.chunks < len(texts) / 2, f"{reader.chunks} chunks for {len(texts)} events"
     reader.wire.sock.close()
+
+
+def test_a_resume_thousands_back_arrives_whole_across_full_writev_queues(room: str) -> None:
+    # One drain hands a resuming reader up to 2,048 events: more pieces than
+    # one writev takes (IOV_MAX, 1,024), so its queue is written in the
+    # middle of a drain, and the chunk being gathered is cut there.
+    for server in start("coalescing-deep", {"REPLAY_MESSAGES": "4096"}):
+        texts = [f"d{i}" for i in range(3000)]
+        publish(server, room, texts)
+        # A key that does not parse: a gap, then everything held.
+        reader = SseReader(server, room, len(texts), query="?lastEventId=x")
+        reader.start()
+        assert_complete_in_order([reader], texts)
+        assert reader.chunks_cutting_an_event == 0
+        reader.wire.sock.close()
 
 
 @pytest.fixture(scope="module")
