@@ -30,8 +30,8 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$root"
 mode="${1:-quick}"
 case "$mode" in
-  quick) seconds=1; warmup=0.5; step_seconds=1; factor=1.6;  rounds=3; full_env=() ;;
-  full)  seconds=5; warmup=1;   step_seconds=3; factor=1.25; rounds=5; full_env=(PUSHBUS_BENCH_FULL=1) ;;
+  quick) seconds=1; warmup=0.5; round_warmup=0.3; step_seconds=1; factor=1.6;  rounds=3; full_env=() ;;
+  full)  seconds=5; warmup=1;   round_warmup=1;   step_seconds=3; factor=1.25; rounds=5; full_env=(PUSHBUS_BENCH_FULL=1) ;;
   *) echo "usage: $0 [quick|full]" >&2; exit 2 ;;
 esac
 SERVER="${SERVER:-c}"
@@ -153,12 +153,13 @@ measure() {
 }
 
 # Points `measure` at contender $1's server on port $2 (whose CPU the load
-# client records: $3, by default the server start_server started last).
+# client records: $3, by default the server start_server started last),
+# with $4 seconds of warm-up (by default $warmup).
 use_server() {
   label="$1"
   [ "$1" = pushbus ] && label="pushbus ($SERVER server)"
   client=("$bin/loadclient" --target "$1=127.0.0.1:$2" --label "$label"
-          --server-pid "${3:-$measured_pids}" --warmup "$warmup" --seconds "$seconds")
+          --server-pid "${3:-$measured_pids}" --warmup "${4:-$warmup}" --seconds "$seconds")
 }
 
 # --- build ------------------------------------------------------------------
@@ -216,7 +217,10 @@ done
 # measurement to the next here: $rounds rounds, each measuring every
 # contender in turn on servers started together, so that a busy neighbour
 # weighs on all of them alike; tables.py reports each case's median and
-# range. A case that failed is not measured again.
+# range. A case that failed is not measured again. The servers are warm by
+# then, and each measurement opens its connections and waits for them to
+# receive before its warm-up starts: a shorter warm-up keeps `make bench`
+# under five minutes.
 declare -A ports server_pids failed
 for name in $CONTENDERS; do
   port=$(free_port "$port")
@@ -226,7 +230,7 @@ for name in $CONTENDERS; do
 done
 for round in $(seq "$rounds"); do
   for name in $CONTENDERS; do
-    use_server "$name" "${ports[$name]}" "${server_pids[$name]}"
+    use_server "$name" "${ports[$name]}" "${server_pids[$name]}" "$round_warmup"
     for case in "w1 --subscribers 1" "w1 --subscribers 100" "w1 --subscribers 1000" "w2 --topics 1000"; do
       [ -n "${failed[$name $case]:-}" ] && continue
       read -ra args <<<"$case"
