@@ -21,14 +21,16 @@ pub(crate) fn push_decimal(out: &mut Vec<u8>, mut n: u64) {
     out.extend_from_slice(&digits[start..]);
 }
 
+/// The digits of lowercase hexadecimal, by value.
+pub(crate) const HEX_DIGITS: &[u8; 16] = b"0123456789abcdef";
+
 /// Appends `n` in lowercase hexadecimal, without leading zeros.
 pub(crate) fn push_hex(out: &mut Vec<u8>, mut n: u64) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut digits = [0u8; 16];
     let mut start = digits.len();
     loop {
         start -= 1;
-        digits[start] = HEX[(n & 0xF) as usize];
+        digits[start] = HEX_DIGITS[(n & 0xF) as usize];
         n >>= 4;
         if n == 0 {
             break;

@@ -21,7 +21,7 @@
 
 use base64::Engine as _;
 
-use crate::digits::push_decimal;
+use crate::digits::{push_decimal, HEX_DIGITS};
 use crate::message::{Message, PayloadKind};
 use crate::position::Position;
 
@@ -45,7 +45,6 @@ pub fn write_json_string(out: &mut Vec<u8>, text: &str) {
 /// [`write_json_string`] for bytes already known to be UTF-8 (a text
 /// payload, checked at publish); other bytes would make invalid JSON.
 fn write_utf8_as_json_string(out: &mut Vec<u8>, bytes: &[u8]) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
     out.push(b'"');
     let mut start = 0;
     let mut index = 0;
@@ -79,8 +78,8 @@ fn write_utf8_as_json_string(out: &mut Vec<u8>, bytes: &[u8]) {
             }
             None => {
                 out.extend_from_slice(b"\\u00");
-                out.push(HEX[usize::from(byte >> 4)]);
-                out.push(HEX[usize::from(byte & 0xF)]);
+                out.push(HEX_DIGITS[usize::from(byte >> 4)]);
+                out.push(HEX_DIGITS[usize::from(byte & 0xF)]);
                 index += 1;
             }
         }
@@ -160,14 +159,19 @@ pub fn write_message(out: &mut Vec<u8>, topic: &str, key: Position, message: &Me
 /// after which reading continues.
 pub fn gap(topic: &str, from: &str, to: Position) -> Vec<u8> {
     let mut out = Vec::with_capacity(64 + topic.len() + from.len());
-    out.extend_from_slice(b"{\"event\":\"gap\",\"topic\":");
-    write_json_string(&mut out, topic);
-    out.extend_from_slice(b",\"from\":");
-    write_json_string(&mut out, from);
-    out.extend_from_slice(b",\"to\":\"");
-    to.write_key(&mut out);
-    out.extend_from_slice(b"\"}");
+    write_gap(&mut out, topic, from, to);
     out
+}
+
+/// Writes a gap's envelope; see [`gap`].
+pub(crate) fn write_gap(out: &mut Vec<u8>, topic: &str, from: &str, to: Position) {
+    out.extend_from_slice(b"{\"event\":\"gap\",\"topic\":");
+    write_json_string(out, topic);
+    out.extend_from_slice(b",\"from\":");
+    write_json_string(out, from);
+    out.extend_from_slice(b",\"to\":\"");
+    to.write_key(out);
+    out.extend_from_slice(b"\"}");
 }
 
 /// A poll's answer: `{"key":"<key>","messages":[<envelope>,...],"gap":<gap envelope or null>}`.

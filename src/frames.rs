@@ -191,8 +191,14 @@ impl AsRef<[u8]> for OwnedFrames {
     }
 }
 
-/// Appends an SSE event's head, `id: <key>\nevent: <event>\ndata: `.
-fn write_sse_head(out: &mut Vec<u8>, id: Position, event: &str) {
+/// Appends an SSE event whose data is the envelope `write_envelope`
+/// writes; returns where the envelope starts in `out`.
+fn write_sse_event(
+    out: &mut Vec<u8>,
+    id: Position,
+    event: &str,
+    write_envelope: impl FnOnce(&mut Vec<u8>),
+) -> usize {
     // Ids are keys and events are checked names: neither can hold CR, LF or
     // NUL, so they go into their fields as they are.
     out.extend_from_slice(b"id: ");
@@ -200,17 +206,10 @@ fn write_sse_head(out: &mut Vec<u8>, id: Position, event: &str) {
     out.extend_from_slice(b"\nevent: ");
     out.extend_from_slice(event.as_bytes());
     out.extend_from_slice(b"\ndata: ");
-}
-
-/// Encodes an SSE event whose data is the envelope `write_envelope` writes;
-/// returns the buffer and where the envelope starts.
-fn encode(id: Position, event: &str, write_envelope: impl FnOnce(&mut Vec<u8>)) -> OwnedFrames {
-    let mut buf = Vec::with_capacity(128);
-    write_sse_head(&mut buf, id, event);
-    let start = buf.len();
-    write_envelope(&mut buf);
-    buf.extend_from_slice(b"\n\n");
-    OwnedFrames { buf, start }
+    let start = out.len();
+    write_envelope(out);
+    out.extend_from_slice(b"\n\n");
+    start
 }
 
 /// Encodes a message's frames for its cache: one byte, the envelope's
@@ -224,11 +223,10 @@ pub(crate) fn encode_message(topic: &str, key: Position, message: &Message) -> B
     let capacity = 200 + topic.len() + 2 * event.len() + message.data().len() * 4 / 3;
     let mut cache = Vec::with_capacity(capacity);
     cache.push(0);
-    write_sse_head(&mut cache, key, event);
-    let start = cache.len() - 1;
-    envelope::write_message(&mut cache, topic, key, message);
-    cache.extend_from_slice(b"\n\n");
-    cache[0] = start as u8;
+    let start = write_sse_event(&mut cache, key, event, |out| {
+        envelope::write_message(out, topic, key, message)
+    });
+    cache[0] = (start - 1) as u8;
     cache.into_boxed_slice()
 }
 
@@ -244,9 +242,11 @@ pub(crate) fn cached(cache: &[u8]) -> Frames<'_> {
 /// continues after, so a browser that reconnects after it resumes past it.
 /// `from` is the key the client sent, as it sent it.
 pub fn gap(topic: &str, from: &str, to: Position) -> OwnedFrames {
-    encode(to, "gap", |out| {
-        out.extend_from_slice(&envelope::gap(topic, from, to))
-    })
+    let mut buf = Vec::with_capacity(128 + topic.len() + from.len());
+    let start = write_sse_event(&mut buf, to, "gap", |out| {
+        envelope::write_gap(out, topic, from, to)
+    });
+    OwnedFrames { buf, start }
 }
 
 #[cfg(test)]

@@ -62,9 +62,7 @@ impl Position {
         let epoch = u64::from_str_radix(epoch, 16).map_err(|_| bad("malformed epoch"))?;
         Ok(Position { epoch, seq })
     }
-}
 
-impl Position {
     /// Appends the key's text, `<epoch in hex>-<seq in decimal>`: what
     /// `Display` renders, without `core::fmt` (frames write a key twice a
     /// message).
