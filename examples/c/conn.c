@@ -212,10 +212,10 @@ bool conn_queue_chunk(struct conn *c, const struct iovec *parts, int count) {
         return false;
     }
     if (!c->chunk_open) {
-        /* The size line's piece: empty and copied, close_chunk writes it. */
-        static const char NOTHING[1];
+        /* The size line's piece: empty, its bytes in its `copy` (a NULL
+         * base), where close_chunk writes them. */
         c->chunk_size_piece = piece_count;
-        append(c, &(struct iovec){.iov_base = (void *)NOTHING, .iov_len = 0}, 1, 1u);
+        append(c, &(struct iovec){.iov_base = NULL, .iov_len = 0}, 1, 0);
         c->chunk_open = true;
         c->chunk_len = 0;
     }
