@@ -172,6 +172,11 @@ impl Body {
     pub async fn fill(&mut self) -> Result<bool> {
         self.connection.wire.fill().await
     }
+
+    /// When the last read returned ([`Wire::received_ns`]).
+    pub fn received_ns(&self) -> u64 {
+        self.connection.wire.received_ns()
+    }
 }
 
 /// Decodes `Transfer-Encoding: chunked` incrementally.

@@ -7,7 +7,6 @@ use std::collections::VecDeque;
 use bytes::{Buf, BytesMut};
 
 use super::wire::Wire;
-use crate::clock::now_ns;
 use crate::payload::{Stamp, STAMP_LEN};
 
 pub struct StampStream {
@@ -15,8 +14,6 @@ pub struct StampStream {
     ready: VecDeque<Stamp>,
     /// NATS servers ping idle clients and drop those that do not answer.
     answer_pings: bool,
-    /// When the last read returned (`now_ns`).
-    received_ns: u64,
 }
 
 impl StampStream {
@@ -25,13 +22,12 @@ impl StampStream {
             wire,
             ready: VecDeque::new(),
             answer_pings,
-            received_ns: now_ns(),
         }
     }
 
     /// When the read that carried the last payload returned.
     pub fn received_ns(&self) -> u64 {
-        self.received_ns
+        self.wire.received_ns()
     }
 
     /// The next payload received; `None` once the connection has ended.
@@ -43,7 +39,6 @@ impl StampStream {
             if !self.wire.fill().await.ok()? {
                 return None;
             }
-            self.received_ns = now_ns();
             if self.answer_pings && memchr::memmem::find(&self.wire.buffer, b"PING\r\n").is_some() {
                 self.wire.write(b"PONG\r\n").await.ok()?;
             }

@@ -5,7 +5,6 @@
 use std::collections::VecDeque;
 
 use super::http::Body;
-use crate::clock::now_ns;
 use crate::payload::Stamp;
 
 /// What a subscriber receives, whatever the protocol.
@@ -99,9 +98,6 @@ pub struct Stream {
     body: Body,
     parser: Parser,
     ready: VecDeque<Delivery>,
-    /// When the last read returned (`now_ns`): the receive time of what it
-    /// carried.
-    received_ns: u64,
 }
 
 impl Stream {
@@ -110,13 +106,12 @@ impl Stream {
             body,
             parser: Parser::default(),
             ready: VecDeque::new(),
-            received_ns: now_ns(),
         }
     }
 
     /// When the read that carried the last delivery returned.
     pub fn received_ns(&self) -> u64 {
-        self.received_ns
+        self.body.received_ns()
     }
 
     /// The next delivery; `None` once the stream has ended or failed.
@@ -127,11 +122,8 @@ impl Stream {
             }
             let (parser, ready) = (&mut self.parser, &mut self.ready);
             let open = self.body.drain(|data| parser.feed(data, ready)).ok()?;
-            if ready.is_empty() {
-                if !(open && self.body.fill().await.ok()?) {
-                    return None;
-                }
-                self.received_ns = now_ns();
+            if ready.is_empty() && !(open && self.body.fill().await.ok()?) {
+                return None;
             }
         }
     }

@@ -115,9 +115,7 @@ impl Subscription {
     }
 
     /// When the read that carried the last delivery returned: its receive
-    /// time for latency, read once a read instead of once a delivery (the
-    /// clock was 5 % of the load client's time), and without the client's
-    /// own parsing in it.
+    /// time for latency ([`Wire`](super::wire::Wire) reads the clock).
     pub fn received_ns(&self) -> u64 {
         match self {
             Subscription::Sse(stream) => stream.received_ns(),
