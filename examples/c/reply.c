@@ -27,14 +27,21 @@ static void add(struct reply *reply, bool ok) {
     }
 }
 
+/* Every head is built here and sent before the next starts, so its memory
+ * is allocated once, not per response (a malloc and free of 4 KiB a POST). */
+static struct buf head_buffer;
+/* A head that grew past this (a long echoed Origin) is not kept. */
+enum { HEAD_BUFFER_KEEP = 4096 };
+
 void reply_start(struct reply *reply, const struct reply_to *to, int status) {
-    *reply = (struct reply){.status = status};
+    head_buffer.len = 0;
+    *reply = (struct reply){.head = &head_buffer, .status = status};
     const char *reason = http_reason(status);
     const char *date = http_date();
-    add(reply, buf_append(&reply->head, "HTTP/1.1 ", 9) && buf_append_decimal(&reply->head, (size_t)status) &&
-                   buf_append(&reply->head, " ", 1) && buf_append(&reply->head, reason, strlen(reason)) &&
-                   buf_append(&reply->head, "\r\nDate: ", 8) && buf_append(&reply->head, date, strlen(date)) &&
-                   buf_append(&reply->head, "\r\nVary: Origin\r\n", 16));
+    add(reply, buf_append(reply->head, "HTTP/1.1 ", 9) && buf_append_decimal(reply->head, (size_t)status) &&
+                   buf_append(reply->head, " ", 1) && buf_append(reply->head, reason, strlen(reason)) &&
+                   buf_append(reply->head, "\r\nDate: ", 8) && buf_append(reply->head, date, strlen(date)) &&
+                   buf_append(reply->head, "\r\nVary: Origin\r\n", 16));
     if (to->origin.len > 0) {
         reply_header_n(reply, "Access-Control-Allow-Origin", to->origin.ptr, to->origin.len);
         reply_header(reply, "Access-Control-Allow-Credentials", "true");
@@ -51,33 +58,34 @@ void reply_header(struct reply *reply, const char *name, const char *value) {
  * has five headers (callgrind, perf; BENCHMARKS.md issue 8). Values hold
  * no NUL: the parser refuses it, and the others are C strings. */
 void reply_header_n(struct reply *reply, const char *name, const char *value, size_t len) {
-    add(reply, buf_append(&reply->head, name, strlen(name)) && buf_append(&reply->head, ": ", 2) &&
-                   buf_append(&reply->head, value, len) && buf_append(&reply->head, "\r\n", 2));
+    add(reply, buf_append(reply->head, name, strlen(name)) && buf_append(reply->head, ": ", 2) &&
+                   buf_append(reply->head, value, len) && buf_append(reply->head, "\r\n", 2));
 }
 
 /* Sends the finished head (and body); false when the connection closed. */
 static bool send_head(struct reply *reply, const struct reply_to *to, const void *body, size_t len) {
-    add(reply, buf_append(&reply->head, "\r\n", 2));
+    add(reply, buf_append(reply->head, "\r\n", 2));
     bool sent = false;
     if (reply->failed) {
         server_log(to->conn->server, "out of memory for a response head: closing the connection");
         server_close(to->conn);
     } else {
         struct iovec iov[2] = {
-            {.iov_base = buf_bytes(&reply->head), .iov_len = reply->head.len},
+            {.iov_base = buf_bytes(reply->head), .iov_len = reply->head->len},
             {.iov_base = (void *)body, .iov_len = to->head_only ? 0 : len},
         };
         sent = conn_send(to->conn, iov, 2);
     }
-    buf_free(&reply->head);
+    reply->head->len = 0;
+    buf_shrink(reply->head, HEAD_BUFFER_KEEP);
     return sent;
 }
 
 void reply_end(struct reply *reply, const struct reply_to *to, const void *body, size_t len) {
     bool bodyless = reply->status == 204 || reply->status == 304;
     if (!bodyless) {
-        add(reply, buf_append(&reply->head, "Content-Length: ", 16) && buf_append_decimal(&reply->head, len) &&
-                       buf_append(&reply->head, "\r\n", 2));
+        add(reply, buf_append(reply->head, "Content-Length: ", 16) && buf_append_decimal(reply->head, len) &&
+                       buf_append(reply->head, "\r\n", 2));
     }
     reply_header(reply, "Connection", to->keep_alive ? "keep-alive" : "close");
     if (send_head(reply, to, bodyless ? NULL : body, bodyless ? 0 : len) && !to->keep_alive) {

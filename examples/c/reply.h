@@ -22,7 +22,7 @@ struct reply_to {
 };
 
 struct reply {
-    struct buf head;
+    struct buf *head; /* reply.c's one head buffer: one reply is built at a time */
     int status;
     bool failed; /* memory ran out while building it */
 };
