@@ -1,5 +1,6 @@
 #include "http.h"
 
+#include <stddef.h>
 #include <string.h>
 #include <strings.h>
 
@@ -245,7 +246,7 @@ enum http_parse_result http_parse_head(const char *buf, size_t len, size_t *scan
         *scanned = len;
         return HTTP_INCOMPLETE;
     }
-    *req = (struct http_request){0};
+    memset(req, 0, offsetof(struct http_request, headers));
     req->head_len = (size_t)(blank + 4 - buf);
     if (!parse_request_line(buf, (size_t)(line_end - buf), req, status, why)) {
         return HTTP_INVALID;

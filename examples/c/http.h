@@ -38,13 +38,15 @@ struct http_request {
     struct http_slice path;   /* the target before '?', still percent-encoded */
     struct http_slice query;  /* after '?', still encoded; empty when none */
     int minor_version;        /* HTTP/1.0 or HTTP/1.1 */
-    struct http_header headers[HTTP_MAX_HEADERS];
+    size_t head_len;          /* request line, headers and the blank line */
+    size_t content_length;    /* 0 when absent */
+    bool chunked;             /* "Transfer-Encoding: chunked": the body is chunks */
+    bool keep_alive;          /* what the client asked for (Connection, version) */
+    bool expect_continue;     /* "Expect: 100-continue" */
     size_t header_count;
-    size_t head_len;       /* request line, headers and the blank line */
-    size_t content_length; /* 0 when absent */
-    bool chunked;          /* "Transfer-Encoding: chunked": the body is chunks */
-    bool keep_alive;       /* what the client asked for (Connection, version) */
-    bool expect_continue;  /* "Expect: 100-continue" */
+    /* Last: only the first header_count are set, and a parse clears the
+     * fields above, not these 2 KiB. */
+    struct http_header headers[HTTP_MAX_HEADERS];
 };
 
 enum http_parse_result {
