@@ -31,11 +31,13 @@ pub extern "C" fn pushbus_key_format(
     guard!({
         // SAFETY: NULL or writable, per contract.
         let out_len = unsafe { mut_arg(out_len) }?;
-        let text = Position {
+        // Written as the frames write it: no `core::fmt`, one allocation.
+        let mut text = Vec::with_capacity(PUSHBUS_KEY_MAX_LEN);
+        Position {
             epoch: key.epoch,
             seq: key.seq,
         }
-        .to_string();
+        .write_key(&mut text);
         *out_len = text.len();
         if buf.is_null() {
             return Err(pushbus_status::PUSHBUS_NULL_POINTER);
