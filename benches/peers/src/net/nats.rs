@@ -11,7 +11,7 @@ const CONNECT: &[u8] = b"CONNECT {\"verbose\":false,\"pedantic\":false}\r\n";
 
 async fn connect(addr: &str) -> Result<Wire> {
     let mut wire = Wire::connect(addr).await?;
-    wire.read_until(b"\r\n").await?; // the server's INFO line
+    wire.read_line().await?; // the server's INFO line
     wire.write(CONNECT).await?;
     Ok(wire)
 }
@@ -20,7 +20,7 @@ async fn connect(addr: &str) -> Result<Wire> {
 async fn round_trip(wire: &mut Wire) -> Result<()> {
     wire.write(b"PING\r\n").await?;
     loop {
-        let line = wire.read_until(b"\r\n").await?;
+        let line = wire.read_line().await?;
         match &line[..] {
             b"PONG" => return Ok(()),
             b"PING" => wire.write(b"PONG\r\n").await?,
@@ -40,22 +40,53 @@ pub async fn subscribe(addr: &str, topic: &str) -> Result<StampStream> {
     Ok(StampStream::new(wire, true))
 }
 
-pub struct Publisher(Wire);
+/// A publishing connection; its `PUB`s are written into one buffer it
+/// keeps, so that a publish allocates nothing.
+pub struct Publisher {
+    wire: Wire,
+    message: Vec<u8>,
+}
 
 impl Publisher {
     pub async fn connect(addr: &str) -> Result<Self> {
-        Ok(Publisher(connect(addr).await?))
+        Ok(Publisher {
+            wire: connect(addr).await?,
+            message: Vec::new(),
+        })
     }
 
     pub async fn publish(&mut self, topic: &str, payload: &[u8]) -> Result<()> {
-        let mut message = format!("PUB {topic} {}\r\n", payload.len()).into_bytes();
-        message.extend_from_slice(payload);
-        message.extend_from_slice(b"\r\n");
-        self.0.write(&message).await
+        pub_message(&mut self.message, topic, payload);
+        self.wire.write(&self.message).await
     }
 
     /// Waits until the server has read everything published.
     pub async fn flush(&mut self) -> Result<()> {
-        round_trip(&mut self.0).await
+        round_trip(&mut self.wire).await
+    }
+}
+
+/// Writes `PUB <topic> <length>`, then the payload, into `out`, which it
+/// clears.
+fn pub_message(out: &mut Vec<u8>, topic: &str, payload: &[u8]) {
+    out.clear();
+    out.extend_from_slice(b"PUB ");
+    out.extend_from_slice(topic.as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(itoa::Buffer::new().format(payload.len()).as_bytes());
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(payload);
+    out.extend_from_slice(b"\r\n");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pub_messages_carry_their_length() {
+        let mut out = b"stale".to_vec();
+        pub_message(&mut out, "t1", b"#payload");
+        assert_eq!(out, b"PUB t1 8\r\n#payload\r\n");
     }
 }

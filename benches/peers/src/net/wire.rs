@@ -54,6 +54,25 @@ impl Wire {
         Ok(read > 0)
     }
 
+    /// Reads one line ended by CRLF; consumes it and returns it without the
+    /// CRLF. (Found with `memchr` for the LF: a `memmem` search is set up
+    /// on every call, and a publish's answer is one short line.)
+    pub async fn read_line(&mut self) -> Result<BytesMut> {
+        loop {
+            if let Some(lf) = memchr::memchr(b'\n', &self.buffer) {
+                if lf == 0 || self.buffer[lf - 1] != b'\r' {
+                    return Err("a line not ended by CRLF".into());
+                }
+                let line = self.buffer.split_to(lf - 1);
+                self.buffer.advance(2);
+                return Ok(line);
+            }
+            if !self.fill().await? {
+                return Err("the connection closed".into());
+            }
+        }
+    }
+
     /// Reads until the buffer holds `token`; consumes the buffer up to and
     /// including it, and returns what preceded it.
     pub async fn read_until(&mut self, token: &[u8]) -> Result<BytesMut> {
