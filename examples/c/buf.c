@@ -37,18 +37,6 @@ bool buf_reserve(struct buf *b, size_t extra) {
     return true;
 }
 
-bool buf_append(struct buf *b, const void *bytes, size_t n) {
-    if (n == 0) {
-        return true;
-    }
-    if (!buf_reserve(b, n)) {
-        return false;
-    }
-    memcpy(b->data + b->head + b->len, bytes, n);
-    b->len += n;
-    return true;
-}
-
 bool buf_append_decimal(struct buf *b, size_t n) {
     char digits[20]; /* SIZE_MAX has at most 20 */
     size_t at = sizeof digits;

@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 /* The bytes are data[head .. head + len); consuming from the front only
  * moves head, so a large buffer written out in pieces is never shifted
@@ -23,8 +24,21 @@ static inline uint8_t *buf_bytes(const struct buf *b) { return b->data + b->head
  * memory runs out (the buffer is unchanged). */
 bool buf_reserve(struct buf *b, size_t extra);
 
-/* Appends bytes; false when memory runs out (the buffer is unchanged). */
-bool buf_append(struct buf *b, const void *bytes, size_t n);
+/* Appends bytes; false when memory runs out (the buffer is unchanged).
+ * Inline: a response head is two dozen short appends, most of constants,
+ * which then compile to a few stores (a call and a reserve each were a
+ * tenth of a POST's instructions: callgrind, BENCHMARKS.md issue 8). */
+static inline bool buf_append(struct buf *b, const void *bytes, size_t n) {
+    if (n == 0) {
+        return true;
+    }
+    if (b->cap - b->head - b->len < n && !buf_reserve(b, n)) {
+        return false;
+    }
+    memcpy(b->data + b->head + b->len, bytes, n);
+    b->len += n;
+    return true;
+}
 
 /* Appends the decimal digits of n; false when memory runs out. For the
  * hot replies, where buf_printf's two vsnprintf passes showed up. */
