@@ -35,14 +35,6 @@ static int hex_value(char c) {
     return -1;
 }
 
-bool http_slice_is(struct http_slice s, const char *text) {
-    return s.len == strlen(text) && memcmp(s.ptr, text, s.len) == 0;
-}
-
-bool http_slice_is_nocase(struct http_slice s, const char *text) {
-    return s.len == strlen(text) && strncasecmp(s.ptr, text, s.len) == 0;
-}
-
 /* The first CRLF in [from, end), or NULL. memchr for each CR: glibc's
  * memmem sets up a search on every call, and finding the lines of a POST's
  * head that way cost 1,700 instructions of the 33,000 a published message
