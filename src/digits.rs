@@ -21,6 +21,16 @@ pub(crate) fn push_decimal(out: &mut Vec<u8>, mut n: u64) {
     out.extend_from_slice(&digits[start..]);
 }
 
+/// How many digits [`push_decimal`] writes for `n`.
+pub(crate) fn decimal_len(n: u64) -> usize {
+    n.checked_ilog10().map_or(1, |log| log as usize + 1)
+}
+
+/// How many digits [`push_hex`] writes for `n`.
+pub(crate) fn hex_len(n: u64) -> usize {
+    n.checked_ilog2().map_or(1, |log| log as usize / 4 + 1)
+}
+
 /// The digits of lowercase hexadecimal, by value.
 pub(crate) const HEX_DIGITS: &[u8; 16] = b"0123456789abcdef";
 
@@ -54,6 +64,12 @@ mod tests {
         )
     }
 
+    /// The lengths of what `push_decimal` and `push_hex` write.
+    fn lengths(n: u64) -> (usize, usize) {
+        let (decimal, hex) = both(n);
+        (decimal.len() - 1, hex.len())
+    }
+
     #[test]
     fn edges_render_as_core_fmt_does() {
         let mut edges = vec![0, 1, 9, 10, 15, 16, u64::MAX, u64::MAX - 1];
@@ -61,6 +77,7 @@ mod tests {
         edges.extend((1..16).flat_map(|e| [(1u64 << (4 * e)) - 1, 1u64 << (4 * e)]));
         for n in edges {
             assert_eq!(both(n), (format!("x{n}"), format!("{n:x}")), "{n}");
+            assert_eq!((decimal_len(n), hex_len(n)), lengths(n), "{n}");
         }
     }
 
@@ -68,6 +85,7 @@ mod tests {
         #[test]
         fn any_number_renders_as_core_fmt_does(n in any::<u64>()) {
             prop_assert_eq!(both(n), (format!("x{n}"), format!("{n:x}")));
+            prop_assert_eq!((decimal_len(n), hex_len(n)), lengths(n));
         }
     }
 }

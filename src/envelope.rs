@@ -21,7 +21,7 @@
 
 use base64::Engine as _;
 
-use crate::digits::{push_decimal, HEX_DIGITS};
+use crate::digits::{decimal_len, push_decimal, HEX_DIGITS};
 use crate::message::{Message, PayloadKind};
 use crate::position::Position;
 
@@ -164,6 +164,28 @@ pub fn write_message(out: &mut Vec<u8>, topic: &str, key: Position, message: &Me
     out.extend_from_slice(b",\"data\":");
     write_data(out, message);
     out.push(b'}');
+}
+
+/// How many bytes [`write_message`] writes when the payload needs no
+/// escapes: JSON without `<`, U+2028 or U+2029, text without anything JSON
+/// escapes; binary always. Escapes only lengthen it.
+pub(crate) fn message_len(topic: &str, key: Position, message: &Message) -> usize {
+    // `{"id":"`, `","topic":"`, `","seq":`, `,"event":"`, `","time":`,
+    // `,"data":` and `}`.
+    const FIXED: usize = 7 + 11 + 8 + 10 + 9 + 8 + 1;
+    let data = message.data().len();
+    let data = match message.kind() {
+        PayloadKind::Json => data,
+        PayloadKind::Text => data + 2,
+        PayloadKind::Binary => 2 + data.div_ceil(3) * 4,
+    };
+    FIXED
+        + key.key_len()
+        + topic.len()
+        + decimal_len(message.seq())
+        + message.event().unwrap_or("message").len()
+        + decimal_len(message.time_ms())
+        + data
 }
 
 /// A gap's envelope:

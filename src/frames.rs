@@ -214,20 +214,27 @@ fn write_sse_event(
 
 /// Encodes a message's frames for its cache: one byte, the envelope's
 /// offset in the rest (always below 256: a key is at most 33 bytes and an
-/// event type at most 64), then the SSE event. Written into one buffer
-/// sized for the common case (no escapes), so it is allocated once.
+/// event type at most 64), then the SSE event. Written into one buffer of
+/// exactly [`encoded_len`] bytes when the payload needs no escapes (the
+/// common case), so it is allocated once and never shrunk (shrinking to
+/// fit was a `realloc` a message).
 pub(crate) fn encode_message(topic: &str, key: Position, message: &Message) -> Box<[u8]> {
     let event = message.event().unwrap_or("message");
-    // The offset byte, the head and the envelope's fixed parts are under
-    // 200 bytes; base64 makes binary payloads a third longer.
-    let capacity = 200 + topic.len() + 2 * event.len() + message.data().len() * 4 / 3;
-    let mut cache = Vec::with_capacity(capacity);
+    let mut cache = Vec::with_capacity(encoded_len(topic, key, message));
     cache.push(0);
     let start = write_sse_event(&mut cache, key, event, |out| {
         envelope::write_message(out, topic, key, message)
     });
     cache[0] = (start - 1) as u8;
     cache.into_boxed_slice()
+}
+
+/// How many bytes [`encode_message`] writes when the payload needs no
+/// escapes: the offset byte, `id: `, the key, `\nevent: `, the event,
+/// `\ndata: `, the envelope and the blank line.
+fn encoded_len(topic: &str, key: Position, message: &Message) -> usize {
+    let event = message.event().unwrap_or("message");
+    1 + 4 + key.key_len() + 8 + event.len() + 7 + envelope::message_len(topic, key, message) + 2
 }
 
 /// Reads a cache made by [`encode_message`].
@@ -270,6 +277,40 @@ mod tests {
             frames.sse(),
             format!("id: ab-3\nevent: join\ndata: {envelope}\n\n").as_bytes()
         );
+    }
+
+    #[test]
+    fn a_payload_without_escapes_is_encoded_at_its_exact_size() {
+        let keys = [(0, 0), (0xf, 9), (0x10, 10), (u64::MAX, u64::MAX)];
+        let payloads = [
+            Payload::json(br#"{"user":"ann","text":"hi"}"#),
+            Payload::json(b"7"),
+            Payload::text("plain words"),
+            Payload::text(""),
+            Payload::binary(b""),
+            Payload::binary(b"a"),
+            Payload::binary(b"ab"),
+            Payload::binary(b"abc"),
+            Payload::binary(&[0xff; 100]),
+        ];
+        for (epoch, seq) in keys {
+            let key = Position { epoch, seq };
+            for (i, payload) in payloads.iter().enumerate() {
+                for event in [None, Some("join")] {
+                    let message = Message::new(seq, 1_700_000_000_000 + i as u64, event, *payload);
+                    let len = encode_message("chat.lobby", key, &message).len();
+                    assert_eq!(
+                        len,
+                        encoded_len("chat.lobby", key, &message),
+                        "{key:?} {i} {event:?}"
+                    );
+                }
+            }
+        }
+        // Escapes only lengthen the frames.
+        let message = Message::new(1, 2, None, Payload::json("\"<\u{2028}>\"".as_bytes()));
+        let key = Position { epoch: 1, seq: 1 };
+        assert!(encode_message("t", key, &message).len() > encoded_len("t", key, &message));
     }
 
     #[test]

@@ -71,6 +71,11 @@ impl Position {
         out.push(b'-');
         crate::digits::push_decimal(out, self.seq);
     }
+
+    /// How many bytes [`write_key`](Self::write_key) writes.
+    pub(crate) fn key_len(&self) -> usize {
+        crate::digits::hex_len(self.epoch) + 1 + crate::digits::decimal_len(self.seq)
+    }
 }
 
 impl fmt::Display for Position {
