@@ -9,6 +9,7 @@ any JSON reader makes of them."""
 from __future__ import annotations
 
 import json
+import random
 from typing import List, Optional, Tuple
 
 import pytest
@@ -17,6 +18,9 @@ from conftest import Server
 from wire import exchange, request
 
 LONG_TEXT = "x" * 4096
+# What random fields are made of: plain ASCII, what JSON escapes, and
+# characters of two to four bytes in UTF-8.
+ALPHABET = "aZ09 -_.~<>/" + '"\\' + "\t\n\r\x00\x1f\x7f" + "é€😀\u2028"
 
 
 def post(server: Server, room: str, body: bytes) -> Tuple[int, Optional[str]]:
@@ -87,3 +91,19 @@ def test_bodies_at_the_edge_of_the_shape(server: Server, room: str, body: bytes,
                                          data: Optional[dict]) -> None:
     assert post(server, room, body)[0] == status
     assert published(server, room) == ([] if data is None else [data])
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_random_fields_read_both_ways_agree(server: Server, room: str, seed: int) -> None:
+    """Random users and texts, mostly plain (the in-place path) and sometimes not."""
+    rng = random.Random(seed)
+    for _ in range(12):
+        plain = rng.random() < 0.5
+        alphabet = ALPHABET[:12] if plain else ALPHABET
+        fields = {"user": "".join(rng.choices(alphabet, k=rng.randint(0, 34))),
+                  "text": "".join(rng.choices(alphabet, k=rng.randint(0, 60)))}
+        before = published(server, room)
+        compact = post(server, room, encoded(fields, (",", ":")))
+        spaced = post(server, room, encoded(fields, (", ", ": ")))
+        assert compact == spaced, fields
+        assert published(server, room) == before + ([fields, fields] if compact[0] == 201 else []), fields
