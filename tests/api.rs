@@ -2,7 +2,7 @@
 //! and every error.
 
 mod common;
-use common::readable;
+use common::{eventually, readable};
 
 use std::time::Duration;
 
@@ -715,14 +715,11 @@ fn leases_expire_and_leave_is_explicit() {
         .unwrap();
     bus.join_lease("room", "poller-2", "{}", Duration::from_secs(60))
         .unwrap();
-    std::thread::sleep(Duration::from_millis(5));
-    let listed: Vec<String> = bus
-        .presence("room")
-        .unwrap()
-        .into_iter()
-        .map(|p| p.client)
-        .collect();
-    assert_eq!(listed, vec!["poller-2".to_owned()]);
+    let listed = || -> Vec<String> {
+        let present = bus.presence("room").unwrap();
+        present.into_iter().map(|p| p.client).collect()
+    };
+    eventually("the 1 ms lease ends", || listed() == ["poller-2"]);
     let head = bus.head("room").unwrap();
     bus.sweep();
     assert_eq!(
@@ -780,8 +777,10 @@ fn idle_topics_expire_and_come_back_with_a_new_epoch() {
     let old = text(&bus, "idle", "x");
     let poller = bus.poller();
     poller.subscribe(&["busy"], Start::Now).unwrap();
-    std::thread::sleep(Duration::from_millis(5));
-    bus.sweep();
+    eventually("the idle topic expires", || {
+        bus.sweep();
+        bus.stats().topics == 1
+    });
     let stats = bus.stats();
     assert_eq!(
         (stats.topics, stats.replay_bytes),
@@ -871,13 +870,13 @@ fn ring_byte_age_and_budget_limits_evict() {
     config.ring_max_age = Some(Duration::from_millis(1));
     let bus = Bus::new(config).unwrap();
     text(&bus, "t", "old");
-    std::thread::sleep(Duration::from_millis(5));
-    bus.sweep();
-    assert!(bus
-        .poll("t", &Start::Oldest, 10)
-        .unwrap()
-        .messages
-        .is_empty());
+    eventually("the 1 ms old message is evicted", || {
+        bus.sweep();
+        bus.poll("t", &Start::Oldest, 10)
+            .unwrap()
+            .messages
+            .is_empty()
+    });
     assert_eq!(bus.stats().replay_bytes, 0);
 }
 

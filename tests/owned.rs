@@ -3,7 +3,7 @@
 //! ([`PollerFd`]), and [`Bus::oldest`].
 
 mod common;
-use common::readable;
+use common::{eventually, readable};
 
 use std::io::{ErrorKind, Read};
 use std::os::fd::{AsFd, AsRawFd};
@@ -255,13 +255,13 @@ fn oldest_is_the_head_when_every_message_aged_out() {
     let bus = Bus::new(config).unwrap();
     bus.publish("chat.x", None, Payload::text("one")).unwrap();
     bus.publish("chat.x", None, Payload::text("two")).unwrap();
-    std::thread::sleep(Duration::from_millis(20));
-    bus.sweep();
-    assert!(bus
-        .poll("chat.x", &Start::Oldest, 10)
-        .unwrap()
-        .messages
-        .is_empty());
+    eventually("both 1 ms old messages are evicted", || {
+        bus.sweep();
+        bus.poll("chat.x", &Start::Oldest, 10)
+            .unwrap()
+            .messages
+            .is_empty()
+    });
     let oldest = bus.oldest("chat.x").unwrap();
     assert_eq!(oldest.seq, 2);
     assert_eq!(oldest, bus.head("chat.x").unwrap());

@@ -1,7 +1,7 @@
 //! Helpers shared by the integration tests.
 
 use std::os::fd::RawFd;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Whether `fd` becomes readable within `timeout` (zero: right now), asked
 /// with libc `poll()` as an event loop would.
@@ -22,4 +22,19 @@ pub fn readable_within(fd: RawFd, timeout: Duration) -> bool {
 #[allow(dead_code)] // not every test binary that includes this module uses it
 pub fn readable(fd: RawFd) -> bool {
     readable_within(fd, Duration::ZERO)
+}
+
+/// Waits until `done` holds, checking every few milliseconds; fails after
+/// two seconds, naming `what`. For what follows a TTL or an age: the bus
+/// reads the coarse real-time clock, which lags the precise one by up to
+/// a tick, and on a tickless machine sometimes by two or more (8 ms seen
+/// on a 2-vCPU guest, where it also stood still across a 5 ms sleep in
+/// 1.5 % of tries), so a TTL is over some time after it has passed.
+#[allow(dead_code)] // not every test binary that includes this module uses it
+pub fn eventually(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while !done() {
+        assert!(Instant::now() < deadline, "{what}: not within two seconds");
+        std::thread::sleep(Duration::from_millis(2));
+    }
 }
