@@ -147,32 +147,52 @@ fn write_data(out: &mut Vec<u8>, message: &Message) {
     }
 }
 
+/// The fixed pieces of a message's envelope, in the order
+/// [`write_message`] writes them; [`message_len`] counts them.
+const ID_FIELD: &[u8] = b"{\"id\":\"";
+const TOPIC_FIELD: &[u8] = b"\",\"topic\":\"";
+const SEQ_FIELD: &[u8] = b"\",\"seq\":";
+const EVENT_FIELD: &[u8] = b",\"event\":\"";
+const TIME_FIELD: &[u8] = b"\",\"time\":";
+const DATA_FIELD: &[u8] = b",\"data\":";
+const CLOSE: &[u8] = b"}";
+
+/// The event type a message's envelope (and SSE event) names: its own, or
+/// `message` when it has none.
+pub(crate) fn event_name(message: &Message) -> &str {
+    message.event().unwrap_or("message")
+}
+
 /// Writes a message's envelope; see the module docs.
 pub fn write_message(out: &mut Vec<u8>, topic: &str, key: Position, message: &Message) {
     // Keys, topics and event types are ASCII without quotes or backslashes
     // (see `crate::name` and `crate::position`), so they need no escaping.
-    out.extend_from_slice(b"{\"id\":\"");
+    out.extend_from_slice(ID_FIELD);
     key.write_key(out);
-    out.extend_from_slice(b"\",\"topic\":\"");
+    out.extend_from_slice(TOPIC_FIELD);
     out.extend_from_slice(topic.as_bytes());
-    out.extend_from_slice(b"\",\"seq\":");
+    out.extend_from_slice(SEQ_FIELD);
     push_decimal(out, message.seq());
-    out.extend_from_slice(b",\"event\":\"");
-    out.extend_from_slice(message.event().unwrap_or("message").as_bytes());
-    out.extend_from_slice(b"\",\"time\":");
+    out.extend_from_slice(EVENT_FIELD);
+    out.extend_from_slice(event_name(message).as_bytes());
+    out.extend_from_slice(TIME_FIELD);
     push_decimal(out, message.time_ms());
-    out.extend_from_slice(b",\"data\":");
+    out.extend_from_slice(DATA_FIELD);
     write_data(out, message);
-    out.push(b'}');
+    out.extend_from_slice(CLOSE);
 }
 
 /// How many bytes [`write_message`] writes when the payload needs no
 /// escapes: JSON without `<`, U+2028 or U+2029, text without anything JSON
 /// escapes; binary always. Escapes only lengthen it.
 pub(crate) fn message_len(topic: &str, key: Position, message: &Message) -> usize {
-    // `{"id":"`, `","topic":"`, `","seq":`, `,"event":"`, `","time":`,
-    // `,"data":` and `}`.
-    const FIXED: usize = 7 + 11 + 8 + 10 + 9 + 8 + 1;
+    const FIXED: usize = ID_FIELD.len()
+        + TOPIC_FIELD.len()
+        + SEQ_FIELD.len()
+        + EVENT_FIELD.len()
+        + TIME_FIELD.len()
+        + DATA_FIELD.len()
+        + CLOSE.len();
     let data = message.data().len();
     let data = match message.kind() {
         PayloadKind::Json => data,
@@ -183,7 +203,7 @@ pub(crate) fn message_len(topic: &str, key: Position, message: &Message) -> usiz
         + key.key_len()
         + topic.len()
         + decimal_len(message.seq())
-        + message.event().unwrap_or("message").len()
+        + event_name(message).len()
         + decimal_len(message.time_ms())
         + data
 }

@@ -191,6 +191,13 @@ impl AsRef<[u8]> for OwnedFrames {
     }
 }
 
+/// The fixed pieces of an SSE event, in the order [`write_sse_event`]
+/// writes them; [`encoded_len`] counts them.
+const ID_FIELD: &[u8] = b"id: ";
+const EVENT_FIELD: &[u8] = b"\nevent: ";
+const DATA_FIELD: &[u8] = b"\ndata: ";
+const END: &[u8] = b"\n\n";
+
 /// Appends an SSE event whose data is the envelope `write_envelope`
 /// writes; returns where the envelope starts in `out`.
 fn write_sse_event(
@@ -201,14 +208,14 @@ fn write_sse_event(
 ) -> usize {
     // Ids are keys and events are checked names: neither can hold CR, LF or
     // NUL, so they go into their fields as they are.
-    out.extend_from_slice(b"id: ");
+    out.extend_from_slice(ID_FIELD);
     id.write_key(out);
-    out.extend_from_slice(b"\nevent: ");
+    out.extend_from_slice(EVENT_FIELD);
     out.extend_from_slice(event.as_bytes());
-    out.extend_from_slice(b"\ndata: ");
+    out.extend_from_slice(DATA_FIELD);
     let start = out.len();
     write_envelope(out);
-    out.extend_from_slice(b"\n\n");
+    out.extend_from_slice(END);
     start
 }
 
@@ -219,10 +226,9 @@ fn write_sse_event(
 /// common case), so it is allocated once and never shrunk (shrinking to
 /// fit was a `realloc` a message).
 pub(crate) fn encode_message(topic: &str, key: Position, message: &Message) -> Box<[u8]> {
-    let event = message.event().unwrap_or("message");
     let mut cache = Vec::with_capacity(encoded_len(topic, key, message));
     cache.push(0);
-    let start = write_sse_event(&mut cache, key, event, |out| {
+    let start = write_sse_event(&mut cache, key, envelope::event_name(message), |out| {
         envelope::write_message(out, topic, key, message)
     });
     cache[0] = (start - 1) as u8;
@@ -230,11 +236,13 @@ pub(crate) fn encode_message(topic: &str, key: Position, message: &Message) -> B
 }
 
 /// How many bytes [`encode_message`] writes when the payload needs no
-/// escapes: the offset byte, `id: `, the key, `\nevent: `, the event,
-/// `\ndata: `, the envelope and the blank line.
+/// escapes: the offset byte, then the SSE event around the envelope.
 fn encoded_len(topic: &str, key: Position, message: &Message) -> usize {
-    let event = message.event().unwrap_or("message");
-    1 + 4 + key.key_len() + 8 + event.len() + 7 + envelope::message_len(topic, key, message) + 2
+    const FIXED: usize = 1 + ID_FIELD.len() + EVENT_FIELD.len() + DATA_FIELD.len() + END.len();
+    FIXED
+        + key.key_len()
+        + envelope::event_name(message).len()
+        + envelope::message_len(topic, key, message)
 }
 
 /// Reads a cache made by [`encode_message`].
