@@ -213,8 +213,12 @@ static bool read_plain_post(const char *body, size_t len, struct post_fields *ou
 
 /* A jansson value's string and length; NULL when it is not a string. */
 static const char *string_of(const json_t *value, size_t *len) {
-    *len = json_is_string(value) ? json_string_length(value) : 0;
-    return json_is_string(value) ? json_string_value(value) : NULL;
+    if (!json_is_string(value)) {
+        *len = 0;
+        return NULL;
+    }
+    *len = json_string_length(value);
+    return json_string_value(value);
 }
 
 int chat_publish(pushbus_bus *bus, const struct room *room, const uint8_t *json, size_t len,
