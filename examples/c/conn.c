@@ -70,13 +70,15 @@ bool conn_send(struct conn *c, const struct iovec *iov, int count) {
     }
     size_t written = 0;
     if (c->out.len == 0) {
-        /* Nothing queued: the common case writes without copying. */
-        ssize_t n = writev(c->fd, iov, count > IOV_MAX ? IOV_MAX : count);
-        if (n < 0 && write_failed(c)) {
-            return false;
+        if (!c->corked) {
+            /* Nothing queued: the common case writes without copying. */
+            ssize_t n = writev(c->fd, iov, count > IOV_MAX ? IOV_MAX : count);
+            if (n < 0 && write_failed(c)) {
+                return false;
+            }
+            written = n > 0 ? (size_t)n : 0;
         }
-        written = n > 0 ? (size_t)n : 0;
-        c->last_write_ms = c->server->now_ms;
+        c->last_write_ms = c->server->now_ms; /* the write timeout counts from here */
     }
     return keep(c, iov, count, written);
 }
@@ -249,6 +251,13 @@ void conn_queue_free(void) {
     free(pieces);
     pieces = NULL;
     piece_count = piece_cap = 0;
+}
+
+void conn_cork(struct conn *c) { c->corked = true; }
+
+bool conn_uncork(struct conn *c) {
+    c->corked = false;
+    return !c->closed && conn_flush(c);
 }
 
 bool conn_send_bytes(struct conn *c, const void *bytes, size_t len) {

@@ -39,6 +39,7 @@ struct conn {
     size_t head_scanned;      /* how far the request head was searched */
     bool continue_sent;       /* "100 Continue" answered for this request */
     bool close_when_written;  /* once `out` is empty, shut down and linger */
+    bool corked;              /* conn_send keeps bytes in `out` for conn_uncork */
     struct timer timer;       /* its one deadline (see server.c) */
     union {
         struct longpoll *longpoll;
@@ -60,11 +61,20 @@ struct conn {
     struct conn *next_touched; /* the drain's other touched connections */
 };
 
-/* Sends the bytes of iov: written at once when nothing is waiting, the
- * rest copied to `out` for EPOLLOUT. False when the connection is closed
+/* Sends the bytes of iov: written at once when nothing is waiting and the
+ * connection is not corked, the rest copied to `out` for EPOLLOUT. False when the connection is closed
  * (now or before): the socket failed, memory ran out, or `out` passed its
  * limit (a reader that does not read: cut off, it resumes with its key). */
 bool conn_send(struct conn *c, const struct iovec *iov, int count);
+
+/* Holds what conn_send sends in `out` until conn_uncork, which writes it
+ * all at once: the answers to pipelined requests take one write, not one
+ * each. */
+void conn_cork(struct conn *c);
+
+/* Ends conn_cork and writes what it held. False when the connection is
+ * closed. */
+bool conn_uncork(struct conn *c);
 
 /* Like conn_send, but a drain's events queue their frames to be written
  * together by conn_write_queued: one syscall per connection per drain,

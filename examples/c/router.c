@@ -249,8 +249,19 @@ static enum http_parse_result body_of(struct conn *c, const struct http_request 
     return parsed;
 }
 
-void router_on_input(struct conn *c) {
-    while (!c->closed && c->mode == CONN_HTTP && !c->close_when_written && c->out.len == 0 && c->in.len > 0) {
+/* Pipelined requests are answered while less than this waits unwritten:
+ * their answers go out in one write, and a client that sends requests
+ * without reading the answers is not served past it. */
+enum { PIPELINED_ANSWERS_MAX = 16 * 1024 };
+
+/* Answers the complete requests in `c->in`, one after another, until
+ * their answers fill PIPELINED_ANSWERS_MAX: then true, to be called again
+ * once they are written. */
+static bool answer_requests(struct conn *c) {
+    while (!c->closed && c->mode == CONN_HTTP && !c->close_when_written && c->in.len > 0) {
+        if (c->out.len >= PIPELINED_ANSWERS_MAX) {
+            return true;
+        }
         struct http_request http;
         int status;
         const char *why;
@@ -266,19 +277,28 @@ void router_on_input(struct conn *c) {
             }
         }
         if (parsed == HTTP_INCOMPLETE) {
-            return;
+            return false;
         }
         if (parsed == HTTP_INVALID) {
             reply_refuse(c, status, why);
-            return;
+            return false;
         }
         handle(c, &http, body_len);
         if (c->closed) {
-            return;
+            return false;
         }
         buf_consume(&c->in, http.head_len + encoded_len);
         c->head_scanned = 0;
         c->continue_sent = false;
         c->request_since_ms = c->server->now_ms;
     }
+    return false;
+}
+
+void router_on_input(struct conn *c) {
+    bool more;
+    do {
+        conn_cork(c);
+        more = answer_requests(c);
+    } while (conn_uncork(c) && more && c->out.len == 0);
 }

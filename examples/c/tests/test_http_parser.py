@@ -295,3 +295,22 @@ def test_an_idle_keep_alive_connection_is_closed_without_a_response(impatient_se
         started = time.monotonic()
         assert wire.response() is None  # closed, nothing sent
         assert 0.9 < time.monotonic() - started < 3
+
+
+def test_pipelined_answers_past_what_is_held_back_are_all_sent(server: Server, room: str) -> None:
+    # The answers to 400 POSTs (about 40 KiB) pass the 16 KiB the server
+    # holds back to write at once: it writes them, then answers the rest of
+    # what it has already read.
+    count = 400
+    with Wire(server.port) as wire:
+        wire.send(b"".join(post(room, message(f"m{i}")) for i in range(count)))
+        ids = []
+        for _ in range(count):
+            response = wire.response("POST")
+            assert response is not None and response.status == 201
+            ids.append(json.loads(response.body)["id"])
+        assert len(set(ids)) == count
+        wire.send(request(f"/rooms/{room}/poll?key={ids[-2]}"))
+        response = wire.response()
+        assert response is not None
+        assert [m["data"]["text"] for m in json.loads(response.body)["messages"]] == [f"m{count - 1}"]
