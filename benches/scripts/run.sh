@@ -40,6 +40,11 @@ BASE_PORT="${BASE_PORT:-18400}"
 # Every pushbus room and nchan channel keeps this many messages: W6 resumes
 # 1,000 back.
 REPLAY=2048
+# W1, W2: each publishing connection writes this many publishes at once,
+# then reads their answers (HTTP and Redis answer each publish; NATS does
+# not, and streams anyway), so that no contender is held to a round trip a
+# message while another streams, and the load client is not the limit.
+PIPELINE=8
 
 peers_target="$root/target/bench-peers"
 results="$root/benches/results"
@@ -234,7 +239,7 @@ for round in $(seq "$rounds"); do
     for case in "w1 --subscribers 1" "w1 --subscribers 100" "w1 --subscribers 1000" "w2 --topics 1000"; do
       [ -n "${failed[$name $case]:-}" ] && continue
       read -ra args <<<"$case"
-      measure "$case, round $round of $rounds" "${args[@]}"
+      measure "$case, round $round of $rounds" --pipeline "$PIPELINE" "${args[@]}"
       tail -n 1 "$out" | grep -q '"error"' && failed[$name $case]=1
     done
   done

@@ -76,6 +76,11 @@ impl Tally {
         (seq, self.slot(seq).load(Relaxed))
     }
 
+    /// Whether message `seq` may be published now.
+    pub fn admits(&self, seq: u64) -> bool {
+        seq < self.completed() + self.window
+    }
+
     /// Waits until message `seq` may be published.
     pub async fn admit(&self, seq: u64) {
         self.until(|completed| seq < completed + self.window).await

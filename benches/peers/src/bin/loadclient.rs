@@ -28,6 +28,10 @@ struct Args {
     /// Publishing connections.
     #[arg(long, default_value_t = 16)]
     publishers: usize,
+    /// W1, W2: publishes a connection writes at once before reading their
+    /// answers (1: one round trip a publish).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
+    pipeline: u16,
     /// Seconds of warm-up before measuring.
     #[arg(long, default_value_t = 0.5)]
     warmup: f64,
@@ -97,6 +101,7 @@ fn main() -> Result<()> {
         target: args.target,
         label: args.label,
         publishers: args.publishers,
+        pipeline: args.pipeline.into(),
         warmup: Duration::from_secs_f64(args.warmup),
         seconds: Duration::from_secs_f64(args.seconds),
         server_pids: args.server_pid,

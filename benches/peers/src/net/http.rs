@@ -5,10 +5,10 @@
 //! Response heads are parsed by httparse; bodies are delimited by
 //! Content-Length, chunked encoding or the end of the connection.
 //!
-//! A publish is one POST, answered before the next: requests are written
-//! into a buffer and response bodies read into another, both kept by the
-//! connection, and headers are read as bytes, so that a POST allocates
-//! nothing. (Formatting each request and copying response headers into
+//! POSTs may be pipelined: queued into one request buffer, written at once,
+//! then their responses read in order. Requests are written into a buffer
+//! and response bodies read into another, both kept by the connection, and
+//! headers are read as bytes, so that a POST allocates nothing. (Formatting each request and copying response headers into
 //! strings cost the load client more per delivery with pushbus than with
 //! Redis: with a core each, the client, not the server, set W1's rate.)
 
@@ -24,8 +24,10 @@ const MAX_HEADERS: usize = 32;
 pub struct Connection {
     wire: Wire,
     host: String,
-    /// The request being sent, reused by every request.
+    /// Requests queued and not yet written; the buffer is kept.
     request: Vec<u8>,
+    /// Requests written (or queued) whose responses have not been read.
+    unanswered: usize,
     /// The last POST response's body, reused by every POST.
     body: Vec<u8>,
 }
@@ -99,10 +101,9 @@ fn contains_ignore_case(value: &[u8], word: &[u8]) -> bool {
         .any(|window| window.eq_ignore_ascii_case(word))
 }
 
-/// Starts a request in `out`, which it clears: the request line, whose
-/// target is `path`'s parts one after the other, and the Host header.
+/// Starts a request at the end of `out`: the request line, whose target is
+/// `path`'s parts one after the other, and the Host header.
 fn start_request(out: &mut Vec<u8>, method: &str, path: &[&str], host: &str) {
-    out.clear();
     out.extend_from_slice(method.as_bytes());
     out.push(b' ');
     for part in path {
@@ -120,8 +121,8 @@ fn header(out: &mut Vec<u8>, name: &str, value: &[u8]) {
     out.extend_from_slice(b"\r\n");
 }
 
-/// A POST whose path and body are the given parts, each one after the
-/// other.
+/// Appends a POST whose path and body are the given parts, each one after
+/// the other.
 fn post_request(out: &mut Vec<u8>, host: &str, path: &[&str], content_type: &str, body: &[&[u8]]) {
     start_request(out, "POST", path, host);
     header(out, "Content-Type", content_type.as_bytes());
@@ -137,8 +138,10 @@ fn post_request(out: &mut Vec<u8>, host: &str, path: &[&str], content_type: &str
     }
 }
 
-/// A GET of an event stream, resumed after `last_event_id` when given.
+/// A GET of an event stream, resumed after `last_event_id` when given, in
+/// `out`, which it clears.
 fn stream_request(out: &mut Vec<u8>, host: &str, path: &str, last_event_id: Option<&str>) {
+    out.clear();
     start_request(out, "GET", &[path], host);
     header(out, "Accept", b"text/event-stream");
     if let Some(id) = last_event_id {
@@ -153,6 +156,7 @@ impl Connection {
             wire: Wire::connect(addr).await?,
             host: addr.to_owned(),
             request: Vec::new(),
+            unanswered: 0,
             body: Vec::new(),
         })
     }
@@ -169,18 +173,33 @@ impl Connection {
         }
     }
 
-    /// POSTs a body made of `body`'s parts to the path made of `path`'s
-    /// parts (parts, so that a caller need not join them); returns the
-    /// status and the response body, kept until the next POST. Reconnects
-    /// after a response that closes the connection.
-    pub async fn post(
-        &mut self,
-        path: &[&str],
-        content_type: &str,
-        body: &[&[u8]],
-    ) -> Result<(u16, &[u8])> {
+    /// Queues a POST of a body made of `body`'s parts to the path made of
+    /// `path`'s parts (parts, so that a caller need not join them); nothing
+    /// is written until [`send`](Self::send).
+    pub fn queue_post(&mut self, path: &[&str], content_type: &str, body: &[&[u8]]) {
         post_request(&mut self.request, &self.host, path, content_type, body);
-        self.wire.write(&self.request).await?;
+        self.unanswered += 1;
+    }
+
+    /// Writes every queued request at once.
+    pub async fn send(&mut self) -> Result<()> {
+        if !self.request.is_empty() {
+            self.wire.write(&self.request).await?;
+            self.request.clear();
+        }
+        Ok(())
+    }
+
+    /// Requests whose responses have not been read.
+    pub fn unanswered(&self) -> usize {
+        self.unanswered
+    }
+
+    /// Reads the response to the oldest request sent: its status and body,
+    /// kept until the next response. Reconnects after a response that
+    /// closes the connection, which is an error while requests behind it
+    /// are still unanswered.
+    pub async fn answer(&mut self) -> Result<(u16, &[u8])> {
         let head = self.head().await?;
         self.body.clear();
         match head.framing {
@@ -206,7 +225,15 @@ impl Connection {
             }
             Framing::UntilClose => return Err("a POST response must be delimited".into()),
         }
+        self.unanswered -= 1;
         if head.closes {
+            if self.unanswered > 0 {
+                let lost = self.unanswered;
+                return Err(format!(
+                    "the server closed the connection, {lost} requests unanswered"
+                )
+                .into());
+            }
             self.wire = Wire::connect(&self.host).await?;
         }
         Ok((head.status, &self.body))
@@ -345,7 +372,7 @@ mod tests {
 
     #[test]
     fn writes_the_requests_a_format_would() {
-        let mut out = b"the previous request".to_vec();
+        let mut out = Vec::new();
         let payload = [b'x'; 64];
         let body: [&[u8]; 3] = [br#"{"text":""#, &payload, b"\"}"];
         post_request(
@@ -360,7 +387,17 @@ mod tests {
             "POST /rooms/t1/messages HTTP/1.1\r\nHost: 127.0.0.1:80\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
             body.len()
         );
-        assert_eq!(out, [head.as_bytes(), &body].concat());
+        let one = [head.as_bytes(), &body].concat();
+        assert_eq!(out, one);
+        // Pipelined: a second POST follows the first.
+        post_request(
+            &mut out,
+            "127.0.0.1:80",
+            &["/rooms/", "t1", "/messages"],
+            "application/json",
+            &[&body],
+        );
+        assert_eq!(out, [&one[..], &one[..]].concat());
 
         stream_request(&mut out, "h:1", "/sub/t1", None);
         assert_eq!(

@@ -40,24 +40,34 @@ pub async fn subscribe(addr: &str, topic: &str) -> Result<StampStream> {
     Ok(StampStream::new(wire, true))
 }
 
-/// A publishing connection; its `PUB`s are written into one buffer it
+/// A publishing connection; its `PUB`s are queued into one buffer it
 /// keeps, so that a publish allocates nothing.
 pub struct Publisher {
     wire: Wire,
-    message: Vec<u8>,
+    /// `PUB`s queued and not yet written.
+    messages: Vec<u8>,
 }
 
 impl Publisher {
     pub async fn connect(addr: &str) -> Result<Self> {
         Ok(Publisher {
             wire: connect(addr).await?,
-            message: Vec::new(),
+            messages: Vec::new(),
         })
     }
 
-    pub async fn publish(&mut self, topic: &str, payload: &[u8]) -> Result<()> {
-        pub_message(&mut self.message, topic, payload);
-        self.wire.write(&self.message).await
+    /// Queues a `PUB`; nothing is written until [`send`](Self::send).
+    pub fn queue(&mut self, topic: &str, payload: &[u8]) {
+        pub_message(&mut self.messages, topic, payload);
+    }
+
+    /// Writes every queued `PUB` at once.
+    pub async fn send(&mut self) -> Result<()> {
+        if !self.messages.is_empty() {
+            self.wire.write(&self.messages).await?;
+            self.messages.clear();
+        }
+        Ok(())
     }
 
     /// Waits until the server has read everything published.
@@ -66,10 +76,8 @@ impl Publisher {
     }
 }
 
-/// Writes `PUB <topic> <length>`, then the payload, into `out`, which it
-/// clears.
+/// Appends `PUB <topic> <length>`, then the payload, to `out`.
 fn pub_message(out: &mut Vec<u8>, topic: &str, payload: &[u8]) {
-    out.clear();
     out.extend_from_slice(b"PUB ");
     out.extend_from_slice(topic.as_bytes());
     out.push(b' ');
@@ -85,8 +93,10 @@ mod tests {
 
     #[test]
     fn pub_messages_carry_their_length() {
-        let mut out = b"stale".to_vec();
+        let mut out = Vec::new();
         pub_message(&mut out, "t1", b"#payload");
         assert_eq!(out, b"PUB t1 8\r\n#payload\r\n");
+        pub_message(&mut out, "t2", b"#");
+        assert_eq!(out, b"PUB t1 8\r\n#payload\r\nPUB t2 1\r\n#\r\n");
     }
 }

@@ -1,16 +1,14 @@
 //! Redis pub/sub in RESP: `SUBSCRIBE` on a connection of its own per
-//! subscriber, `PUBLISH` (one at a time per connection, as a client
-//! library's connection would send them, each answered by the number of
-//! receivers).
+//! subscriber, `PUBLISH` (each answered by the number of receivers; a
+//! connection may pipeline them, as client libraries' pipelines do).
 
 use super::scan::StampStream;
 use super::wire::Wire;
 use crate::Result;
 
-/// Writes a RESP array of bulk strings into `out`, which it clears.
+/// Appends a RESP array of bulk strings to `out`.
 fn command(out: &mut Vec<u8>, parts: &[&[u8]]) {
     let mut digits = itoa::Buffer::new();
-    out.clear();
     out.push(b'*');
     out.extend_from_slice(digits.format(parts.len()).as_bytes());
     out.extend_from_slice(b"\r\n");
@@ -34,11 +32,14 @@ pub async fn subscribe(addr: &str, topic: &str) -> Result<StampStream> {
     Ok(StampStream::new(wire, false))
 }
 
-/// A publishing connection; like the HTTP publishers', its requests are
-/// written into one buffer it keeps, so that a publish allocates nothing.
+/// A publishing connection; like the HTTP publishers', its commands are
+/// queued into one buffer it keeps, so that a publish allocates nothing.
 pub struct Publisher {
     wire: Wire,
+    /// Commands queued and not yet written.
     request: Vec<u8>,
+    /// Commands written whose answers have not been read.
+    unanswered: usize,
 }
 
 impl Publisher {
@@ -46,17 +47,31 @@ impl Publisher {
         Ok(Publisher {
             wire: Wire::connect(addr).await?,
             request: Vec::new(),
+            unanswered: 0,
         })
     }
 
-    pub async fn publish(&mut self, topic: &str, payload: &[u8]) -> Result<()> {
+    /// Queues a `PUBLISH`; nothing is written until [`send`](Self::send).
+    pub fn queue(&mut self, topic: &str, payload: &[u8]) {
         command(&mut self.request, &[b"PUBLISH", topic.as_bytes(), payload]);
-        self.wire.write(&self.request).await?;
-        let reply = self.wire.read_line().await?;
-        match reply.first() {
-            Some(b':') => Ok(()),
-            _ => Err(format!("PUBLISH: {}", String::from_utf8_lossy(&reply)).into()),
+        self.unanswered += 1;
+    }
+
+    /// Writes every queued `PUBLISH` at once and reads their answers.
+    pub async fn send(&mut self) -> Result<()> {
+        if self.request.is_empty() {
+            return Ok(());
         }
+        self.wire.write(&self.request).await?;
+        self.request.clear();
+        while self.unanswered > 0 {
+            let reply = self.wire.read_line().await?;
+            if reply.first() != Some(&b':') {
+                return Err(format!("PUBLISH: {}", String::from_utf8_lossy(&reply)).into());
+            }
+            self.unanswered -= 1;
+        }
+        Ok(())
     }
 }
 
@@ -66,11 +81,12 @@ mod tests {
 
     #[test]
     fn commands_are_resp_arrays_of_bulk_strings() {
-        let mut out = b"stale".to_vec();
+        let mut out = Vec::new();
         command(&mut out, &[b"PUBLISH", b"t1", b"#payload"]);
-        assert_eq!(
-            out,
-            b"*3\r\n$7\r\nPUBLISH\r\n$2\r\nt1\r\n$8\r\n#payload\r\n"
-        );
+        let one = b"*3\r\n$7\r\nPUBLISH\r\n$2\r\nt1\r\n$8\r\n#payload\r\n";
+        assert_eq!(out, one);
+        // Pipelined: a second command follows the first.
+        command(&mut out, &[b"PUBLISH", b"t1", b"#payload"]);
+        assert_eq!(out, [&one[..], &one[..]].concat());
     }
 }

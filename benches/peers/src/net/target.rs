@@ -139,21 +139,48 @@ pub enum Publisher {
 }
 
 impl Publisher {
+    /// Publishes one message and waits for the server's answer (NATS: until
+    /// it is written).
     pub async fn publish(&mut self, topic: &str, payload: &[u8; LEN]) -> Result<()> {
+        self.queue(topic, payload);
+        self.send().await
+    }
+
+    /// Queues a publish; nothing is written until [`send`](Self::send).
+    pub fn queue(&mut self, topic: &str, payload: &[u8; LEN]) {
         match self {
             Publisher::Http(Kind::Pushbus, connection) => {
                 // The payload is ASCII with neither quotes nor backslashes
                 // (crate::payload): it goes into the JSON as it is.
                 let body: [&[u8]; 3] = [br#"{"user":"bench","text":""#, payload, br#""}"#];
-                post(connection, &["/rooms/", topic, "/messages"], &body).await?
+                connection.queue_post(&["/rooms/", topic, "/messages"], CONTENT_TYPE, &body)
             }
             Publisher::Http(_, connection) => {
-                post(connection, &["/pub/", topic], &[payload]).await?
+                connection.queue_post(&["/pub/", topic], CONTENT_TYPE, &[payload])
             }
-            Publisher::Redis(publisher) => publisher.publish(topic, payload).await?,
-            Publisher::Nats(publisher) => publisher.publish(topic, payload).await?,
+            Publisher::Redis(publisher) => publisher.queue(topic, payload),
+            Publisher::Nats(publisher) => publisher.queue(topic, payload),
         }
-        Ok(())
+    }
+
+    /// Writes every queued publish at once (pipelined), then reads their
+    /// answers, each of which must be a success.
+    pub async fn send(&mut self) -> Result<()> {
+        match self {
+            Publisher::Http(_, connection) => {
+                connection.send().await?;
+                while connection.unanswered() > 0 {
+                    let (status, answer) = connection.answer().await?;
+                    if !(200..300).contains(&status) {
+                        let answer = String::from_utf8_lossy(answer);
+                        return Err(format!("POST: {status} {answer}").into());
+                    }
+                }
+                Ok(())
+            }
+            Publisher::Redis(publisher) => publisher.send().await,
+            Publisher::Nats(publisher) => publisher.send().await,
+        }
     }
 
     /// Waits until the server has read everything published (only NATS
@@ -166,13 +193,5 @@ impl Publisher {
     }
 }
 
-/// POSTs a body made of `body`'s parts to the path made of `path`'s parts;
-/// the answer must be a success.
-async fn post(connection: &mut Connection, path: &[&str], body: &[&[u8]]) -> Result<()> {
-    let (status, answer) = connection.post(path, "application/json", body).await?;
-    if !(200..300).contains(&status) {
-        let (path, answer) = (path.concat(), String::from_utf8_lossy(answer));
-        return Err(format!("POST {path}: {status} {answer}").into());
-    }
-    Ok(())
-}
+/// The content type of every HTTP publish.
+const CONTENT_TYPE: &str = "application/json";

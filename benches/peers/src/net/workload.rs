@@ -16,8 +16,10 @@
 //!   `Last-Event-ID` `behind` messages back; the time until all caught up.
 //!
 //! Publishing: `publishers` connections at once. HTTP answers each POST
-//! and Redis each PUBLISH before the next goes on the same connection;
-//! NATS does not answer PUB, so its publishers stream.
+//! and Redis each PUBLISH; NATS does not answer PUB. In W1 and W2 each
+//! connection pipelines up to `pipeline` publishes: it writes them at once,
+//! then reads their answers, so that a contender that answers every publish
+//! is not held to a round trip a message while NATS streams.
 //! A message's send time is read just before its publish is written;
 //! latency is its receive time minus that, on the same monotonic clock.
 
@@ -65,6 +67,9 @@ pub struct Settings {
     /// The contender's name in the records.
     pub label: String,
     pub publishers: usize,
+    /// W1, W2: publishes a connection writes at once before reading their
+    /// answers.
+    pub pipeline: usize,
     pub warmup: Duration,
     pub seconds: Duration,
     /// The server's processes (nginx: its workers): their CPU use goes in
@@ -230,13 +235,19 @@ fn topic_of(topics: &[String], seq: u64) -> &str {
     &topics[(seq % topics.len() as u64) as usize]
 }
 
-async fn publish(publisher: &mut Publisher, topics: &[String], seq: u64) -> Result<()> {
-    let payload = Stamp {
+/// Message `seq`, stamped with the time now.
+fn stamped(seq: u64) -> [u8; crate::payload::LEN] {
+    Stamp {
         seq,
         sent_ns: now_ns(),
     }
-    .encode();
-    publisher.publish(topic_of(topics, seq), &payload).await
+    .encode()
+}
+
+async fn publish(publisher: &mut Publisher, topics: &[String], seq: u64) -> Result<()> {
+    publisher
+        .publish(topic_of(topics, seq), &stamped(seq))
+        .await
 }
 
 /// Publishers under flow control: the next message number, shared.
@@ -248,6 +259,7 @@ struct Flow {
 
 fn spawn_flow(
     publishers: Vec<Publisher>,
+    pipeline: usize,
     shared: &Arc<Shared>,
     flow: &Arc<Flow>,
 ) -> Vec<JoinHandle<Result<()>>> {
@@ -257,20 +269,33 @@ fn spawn_flow(
             let (shared, flow) = (shared.clone(), flow.clone());
             tokio::spawn(async move {
                 let tally = shared.tally.as_ref().expect("flow control needs a tally");
+                let mut queued = 0;
                 while !flow.stop.load(Relaxed) {
                     // Every number taken is published, so `next` ends as the
                     // count of messages published.
                     let seq = flow.next.fetch_add(1, Relaxed);
-                    if timeout(STALL, tally.admit(seq)).await.is_err() {
-                        let (stalled, has) = tally.first_incomplete();
-                        return Err(format!(
-                            "deliveries stalled: message {stalled} has {has} deliveries of {per_topic}",
-                            per_topic = tally.expected(),
-                        )
-                        .into());
+                    if !tally.admits(seq) {
+                        // What is queued goes first: its deliveries may be
+                        // what `seq` waits for.
+                        publisher.send().await?;
+                        queued = 0;
+                        if timeout(STALL, tally.admit(seq)).await.is_err() {
+                            let (stalled, has) = tally.first_incomplete();
+                            return Err(format!(
+                                "deliveries stalled: message {stalled} has {has} deliveries of {per_topic}",
+                                per_topic = tally.expected(),
+                            )
+                            .into());
+                        }
                     }
-                    publish(&mut publisher, &flow.topics, seq).await?;
+                    publisher.queue(topic_of(&flow.topics, seq), &stamped(seq));
+                    queued += 1;
+                    if queued == pipeline {
+                        publisher.send().await?;
+                        queued = 0;
+                    }
                 }
+                publisher.send().await?;
                 publisher.flush().await
             })
         })
@@ -305,7 +330,7 @@ pub async fn throughput(
         next: AtomicU64::new(0),
         stop: AtomicBool::new(false),
     });
-    let tasks = spawn_flow(publishers, &shared, &flow);
+    let tasks = spawn_flow(publishers, settings.pipeline, &shared, &flow);
     let tally = shared.tally.as_ref().expect("made above");
     sleep(settings.warmup).await;
     shared.measure(flow.next.load(Relaxed), u64::MAX);
@@ -332,6 +357,7 @@ pub async fn throughput(
         .set("seconds", elapsed)
         .set("window", window)
         .set("publishers", settings.publishers)
+        .set("pipeline", settings.pipeline)
         .set("lost", expected.saturating_sub(tally.delivered()))
         .set("gaps", shared.gaps.load(Relaxed))
         .set("complete", complete)
