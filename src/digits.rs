@@ -6,17 +6,36 @@
 //! encoding a short message's frames cost 5,900 instructions; without them
 //! it costs 2,880 (callgrind on the C chat server's publish path).
 
-/// Appends `n` in decimal.
+/// Every two-digit number, `00` to `99`, one after the other.
+const DIGIT_PAIRS: &[u8; 200] = &{
+    let mut pairs = [0u8; 200];
+    let mut n = 0;
+    while n < 100 {
+        pairs[2 * n] = b'0' + (n / 10) as u8;
+        pairs[2 * n + 1] = b'0' + (n % 10) as u8;
+        n += 1;
+    }
+    pairs
+};
+
+/// Appends `n` in decimal, two digits a division: a message's time has 13
+/// digits, and its frames and key hold four or five numbers.
 pub(crate) fn push_decimal(out: &mut Vec<u8>, mut n: u64) {
     let mut digits = [0u8; 20];
     let mut start = digits.len();
-    loop {
+    while n >= 100 {
+        let pair = 2 * (n % 100) as usize;
+        n /= 100;
+        start -= 2;
+        digits[start..start + 2].copy_from_slice(&DIGIT_PAIRS[pair..pair + 2]);
+    }
+    if n >= 10 {
+        let pair = 2 * n as usize;
+        start -= 2;
+        digits[start..start + 2].copy_from_slice(&DIGIT_PAIRS[pair..pair + 2]);
+    } else {
         start -= 1;
-        digits[start] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
+        digits[start] = b'0' + n as u8;
     }
     out.extend_from_slice(&digits[start..]);
 }
@@ -72,7 +91,8 @@ mod tests {
 
     #[test]
     fn edges_render_as_core_fmt_does() {
-        let mut edges = vec![0, 1, 9, 10, 15, 16, u64::MAX, u64::MAX - 1];
+        let mut edges = vec![u64::MAX, u64::MAX - 1];
+        edges.extend(0..1_000); // every pair of digits, with and without a lone first digit
         edges.extend((1..20).flat_map(|e| [10u64.pow(e) - 1, 10u64.pow(e)]));
         edges.extend((1..16).flat_map(|e| [(1u64 << (4 * e)) - 1, 1u64 << (4 * e)]));
         for n in edges {
