@@ -1,16 +1,17 @@
 #include "http.h"
 
 #include <stddef.h>
+#include <stdint.h>
 #include <string.h>
 #include <strings.h>
 
-/* RFC 9110 5.6.2: the characters of a token (method, header name). */
-static bool is_tchar(unsigned char c) {
-    if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) {
-        return true;
-    }
-    return c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL;
-}
+/* RFC 9110 5.6.2's tchar: digits, letters and !#$%&'*+-.^_`|~, as a bit
+ * per ASCII byte (bytes 0-63, then 64-127). A table: every byte of every
+ * header name is tested, and a strchr for the '-' of each name cost more
+ * than the rest of the header line. */
+static const uint64_t TCHAR_BITS[2] = {0x03ff6cfa00000000u, 0x57ffffffc7fffffeu};
+
+static bool is_tchar(unsigned char c) { return c < 128 && (TCHAR_BITS[c >> 6] >> (c & 63)) & 1; }
 
 /* RFC 9110 5.5: field-vchar, SP, HTAB and obs-text; never CR, LF, NUL or
  * another control character. */
@@ -404,6 +405,16 @@ const char *http_reason(int status) {
 }
 
 bool http_percent_decode(const char *src, size_t len, bool plus_is_space, char *dst, size_t *dst_len) {
+    if (len == 0) {
+        *dst_len = 0; /* and src may be NULL, which memchr and memcpy must not see */
+        return true;
+    }
+    if (memchr(src, '%', len) == NULL && !(plus_is_space && memchr(src, '+', len) != NULL)) {
+        /* Nothing to decode, as in most paths: copied whole, not a byte at a time. */
+        memcpy(dst, src, len);
+        *dst_len = len;
+        return true;
+    }
     size_t n = 0;
     for (size_t i = 0; i < len; i++) {
         if (src[i] == '%') {

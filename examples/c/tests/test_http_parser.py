@@ -314,3 +314,13 @@ def test_pipelined_answers_past_what_is_held_back_are_all_sent(server: Server, r
         response = wire.response()
         assert response is not None
         assert [m["data"]["text"] for m in json.loads(response.body)["messages"]] == [f"m{count - 1}"]
+
+
+def test_header_names_are_tokens_byte_by_byte(server: Server) -> None:
+    # RFC 9110 5.6.2: a name is made of tchar; any other byte in one is a 400.
+    tchar = set(b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ!#$%&'*+-.^_`|~")
+    for byte in range(256):
+        if byte in b"\r\n:":
+            continue  # these end the name or the line: other tests' cases
+        raw = b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-" + bytes([byte]) + b"a: 1\r\n\r\n"
+        assert status_of(server, raw) == (200 if byte in tchar else 400), f"byte {byte:#04x}"
