@@ -15,6 +15,9 @@ pub enum Delivery {
     Gap,
 }
 
+/// The event line of every pushbus message.
+const MESSAGE_EVENT_LINE: &[u8] = b"event: message\n";
+
 #[derive(Default)]
 pub struct Parser {
     /// The start of a line cut by the end of a read.
@@ -27,23 +30,37 @@ pub struct Parser {
 
 impl Parser {
     /// Parses `bytes`, appending each complete event's delivery to `out`.
-    /// One search iterator over all of `bytes`: a `memchr` call a line paid
-    /// its setup four times an event.
-    pub fn feed(&mut self, bytes: &[u8], out: &mut VecDeque<Delivery>) {
-        let mut start = 0;
-        for end in memchr::memchr_iter(b'\n', bytes) {
-            if self.partial.is_empty() {
-                self.line(&bytes[start..end], out);
-            } else {
-                let mut line = std::mem::take(&mut self.partial);
-                line.extend_from_slice(&bytes[start..end]);
-                self.line(&line, out);
-                line.clear();
-                self.partial = line;
-            }
-            start = end + 1;
+    pub fn feed(&mut self, mut bytes: &[u8], out: &mut VecDeque<Delivery>) {
+        if !self.partial.is_empty() {
+            // First the line the last read cut.
+            let Some(end) = memchr::memchr(b'\n', bytes) else {
+                return self.partial.extend_from_slice(bytes);
+            };
+            let mut line = std::mem::take(&mut self.partial);
+            line.extend_from_slice(&bytes[..end]);
+            self.line(&line, out);
+            line.clear();
+            self.partial = line;
+            bytes = &bytes[end + 1..];
         }
-        self.partial.extend_from_slice(&bytes[start..]);
+        while let Some(&first) = bytes.first() {
+            // Half of an event's lines, the blank line and pushbus's
+            // `event: message`, are known from their first bytes: no search
+            // for their end (a search a line was a quarter of the client's
+            // instructions a delivery).
+            if first == b'\n' {
+                self.dispatch(out);
+                bytes = &bytes[1..];
+            } else if let Some(rest) = bytes.strip_prefix(MESSAGE_EVENT_LINE) {
+                self.event(b"message");
+                bytes = rest;
+            } else if let Some(end) = memchr::memchr(b'\n', bytes) {
+                self.line(&bytes[..end], out);
+                bytes = &bytes[end + 1..];
+            } else {
+                return self.partial.extend_from_slice(bytes);
+            }
+        }
     }
 
     /// The `id:` of the last event that had one.
@@ -64,12 +81,16 @@ impl Parser {
                 self.stamp = Stamp::find(value);
             }
         } else if let Some(value) = field(line, b"event") {
-            self.gap = value == b"gap";
-            self.other_event = value != b"message" && !self.gap;
+            self.event(value);
         } else if let Some(value) = field(line, b"id") {
             self.last_id.clear();
             self.last_id.extend_from_slice(value);
         }
+    }
+
+    fn event(&mut self, kind: &[u8]) {
+        self.gap = kind == b"gap";
+        self.other_event = kind != b"message" && !self.gap;
     }
 
     fn dispatch(&mut self, out: &mut VecDeque<Delivery>) {
@@ -163,6 +184,35 @@ mod tests {
         let (deliveries, id) = parse(&[cut_a, cut_b]);
         assert_eq!(deliveries, vec![Delivery::Message(stamp), Delivery::Gap]);
         assert_eq!(id, b"a-2");
+    }
+
+    #[test]
+    fn any_cut_into_three_reads_parses_as_one_read() {
+        let mut stream = b"retry: 3000\n: pad\n\nid: a-1\nevent: message\ndata: ".to_vec();
+        stream.extend_from_slice(&Stamp { seq: 1, sent_ns: 2 }.encode());
+        stream.extend_from_slice(b"\n\nid: a-2\r\nevent: message\r\ndata: ");
+        stream.extend_from_slice(&Stamp { seq: 3, sent_ns: 4 }.encode());
+        stream.extend_from_slice(b"\r\n\r\nevent: messages\ndata: ");
+        stream.extend_from_slice(&Stamp { seq: 5, sent_ns: 6 }.encode());
+        stream.extend_from_slice(b"\n\nevent: message\nid: a-3\nevent: gap\n\n");
+        let whole = parse(&[&stream]);
+        assert_eq!(
+            whole,
+            (
+                vec![
+                    Delivery::Message(Stamp { seq: 1, sent_ns: 2 }),
+                    Delivery::Message(Stamp { seq: 3, sent_ns: 4 }),
+                    Delivery::Gap,
+                ],
+                b"a-3".to_vec()
+            )
+        );
+        for a in 0..stream.len() {
+            for b in a..stream.len() {
+                let reads = [&stream[..a], &stream[a..b], &stream[b..]];
+                assert_eq!(parse(&reads), whole, "cut at {a} and {b}");
+            }
+        }
     }
 
     #[test]
