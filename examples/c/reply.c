@@ -49,19 +49,6 @@ void reply_start(struct reply *reply, const struct reply_to *to, int status) {
     }
 }
 
-void reply_header(struct reply *reply, const char *name, const char *value) {
-    reply_header_n(reply, name, value, strlen(value));
-}
-
-/* Appended, not printf'd, as the status line and Content-Length are:
- * buf_printf formats twice (to measure, then to write), and a POST's reply
- * has five headers (callgrind, perf; BENCHMARKS.md issue 8). Values hold
- * no NUL: the parser refuses it, and the others are C strings. */
-void reply_header_n(struct reply *reply, const char *name, const char *value, size_t len) {
-    add(reply, buf_append(reply->head, name, strlen(name)) && buf_append(reply->head, ": ", 2) &&
-                   buf_append(reply->head, value, len) && buf_append(reply->head, "\r\n", 2));
-}
-
 /* Sends the finished head (and body); false when the connection closed. */
 static bool send_head(struct reply *reply, const struct reply_to *to, const void *body, size_t len) {
     add(reply, buf_append(reply->head, "\r\n", 2));

@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <string.h>
 
 #include "buf.h"
 #include "http.h"
@@ -30,8 +31,19 @@ struct reply {
 /* Starts a response: status line, Date, Vary and the CORS headers. */
 void reply_start(struct reply *reply, const struct reply_to *to, int status);
 
-void reply_header(struct reply *reply, const char *name, const char *value);
-void reply_header_n(struct reply *reply, const char *name, const char *value, size_t len);
+/* Appends one header line; values hold no NUL (the parser refuses it, and
+ * the others are C strings). Inline, so that the lengths of literal names
+ * and values are known when compiled: a POST's reply has five headers. */
+static inline void reply_header_n(struct reply *reply, const char *name, const char *value, size_t len) {
+    if (!(buf_append(reply->head, name, strlen(name)) && buf_append(reply->head, ": ", 2) &&
+          buf_append(reply->head, value, len) && buf_append(reply->head, "\r\n", 2))) {
+        reply->failed = true;
+    }
+}
+
+static inline void reply_header(struct reply *reply, const char *name, const char *value) {
+    reply_header_n(reply, name, value, strlen(value));
+}
 
 /* Ends the head with Content-Length and Connection and sends it with the
  * body. Without keep-alive the connection closes once it is written. */
