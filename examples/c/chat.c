@@ -1,5 +1,6 @@
 #include "chat.h"
 
+#include <endian.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
@@ -164,13 +165,44 @@ static int publish_fields(pushbus_bus *bus, const struct room *room, const struc
     return 0;
 }
 
+/* Each byte of a word with its high bit, and with its low bit. */
+#define BYTES_HIGH 0x8080808080808080u
+#define BYTES_LOW 0x0101010101010101u
+
+/* The high bit of every zero byte of `word`; exact up to the first (a
+ * borrow out of a zero byte may mark the next). */
+static uint64_t zero_bytes(uint64_t word) { return (word - BYTES_LOW) & ~word & BYTES_HIGH; }
+
+/* The high bit of every byte of `word` that does not stand for itself in a
+ * JSON string as printable ASCII: below 0x20, 0x7f and above, '"' and
+ * '\\'. Exact up to the first: a borrow or carry that marks a byte comes
+ * out of a marked byte below it. */
+static uint64_t not_plain(uint64_t word) {
+    uint64_t control = (word - 0x20 * BYTES_LOW) & ~word & BYTES_HIGH;
+    uint64_t del_or_high = ((word + BYTES_LOW) | word) & BYTES_HIGH;
+    return control | del_or_high | zero_bytes(word ^ ('"' * BYTES_LOW)) | zero_bytes(word ^ ('\\' * BYTES_LOW));
+}
+
 /* The end of the run at `at` of printable ASCII that stands for itself in
- * a JSON string (no '"', no '\\'). */
+ * a JSON string (no '"', no '\\'). Eight bytes at a time: a byte at a
+ * time was 850 of the 10,350 instructions a POST cost (callgrind). */
 static const char *skip_plain(const char *at, const char *end) {
-    while (at < end && *at >= 0x20 && *at <= 0x7e && *at != '"' && *at != '\\') {
-        at++;
+    uint64_t word;
+    for (; end - at >= 8; at += 8) {
+        memcpy(&word, at, 8);
+        uint64_t found = not_plain(le64toh(word)); /* the first byte is the lowest */
+        if (found != 0) {
+            return at + __builtin_ctzll(found) / 8;
+        }
     }
-    return at;
+    if (at == end) {
+        return at;
+    }
+    /* The last few bytes, padded with '"', which ends the run. */
+    char last[8] = {'"', '"', '"', '"', '"', '"', '"', '"'};
+    memcpy(last, at, (size_t)(end - at));
+    memcpy(&word, last, 8);
+    return at + __builtin_ctzll(not_plain(le64toh(word))) / 8;
 }
 
 /* Whether the body at `*at` starts with `literal`; if so, steps over it. */

@@ -107,3 +107,25 @@ def test_random_fields_read_both_ways_agree(server: Server, room: str, seed: int
         spaced = post(server, room, encoded(fields, (", ", ": ")))
         assert compact == spaced, fields
         assert published(server, room) == before + ([fields, fields] if compact[0] == 201 else []), fields
+
+
+@pytest.mark.parametrize("stop", [b"\x00", b"\x1f", b" ", b"~", b"\x7f", b"\x80", b"\xc3\xa9", b"\xff", b'\\"', b"\\\\",
+                                  b"\t"],
+                         ids=["nul", "us", "space", "tilde", "del", "bare-continuation", "e-acute", "ff", "quote",
+                              "backslash", "tab"])
+def test_a_byte_anywhere_in_a_word_reads_both_ways_alike(server: Server, room: str, stop: bytes) -> None:
+    # The in-place reader scans eight bytes at a time from the start of each
+    # field: the byte goes at every place of the first three words and of a
+    # short last one, raw into the body, and the compact and spaced bodies
+    # (jansson alone reads the spaced one) must get the same answer.
+    for place in range(20):
+        for length in sorted({place + 1, place + 8, 24}):
+            text = b"x" * place + stop + b"y" * (length - place - 1)
+            compact = b'{"user":"' + text[:place % 12] + b'u","text":"' + text + b'"}'
+            spaced = b'{"user": "' + text[:place % 12] + b'u", "text": "' + text + b'"}'
+            case = f"{room}-{place}-{length}"
+            answers = post(server, case, compact), post(server, case, spaced)
+            assert answers[0] == answers[1], (place, length)
+            messages = published(server, case)
+            assert len(messages) == (2 if answers[0][0] == 201 else 0), (place, length)
+            assert messages[:1] == messages[1:], (place, length)
