@@ -389,6 +389,7 @@ void server_run(struct server *server) {
          * subscribers, 0.079-0.089 writes a delivery instead of
          * 0.088-0.108 (BENCHMARKS.md, issue 8). */
         bool poller_ready = false;
+        bool handled = false;
         for (int i = 0; i < n; i++) {
             void *tag = events[i].data.ptr;
             if (tag == &LISTEN_TAG) {
@@ -399,9 +400,10 @@ void server_run(struct server *server) {
                 poller_ready = true;
             } else if (!((struct conn *)tag)->closed) {
                 on_connection(tag, events[i].events);
+                handled = true;
             }
         }
-        if (poller_ready) {
+        if (poller_ready || handled) {
             drain(server);
         }
         run_timers(server);
