@@ -28,10 +28,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::batch::{Batch, Event};
+use crate::clock::{monotonic_ms, wall_ms};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::janitor::Janitor;
-use crate::message::{now_ms, validate_json, Message, Payload};
+use crate::message::{validate_json, Message, Payload};
 use crate::name::{check_client_id, check_event, check_topic};
 use crate::poller::Poller;
 use crate::position::{Position, Token};
@@ -117,7 +118,7 @@ impl Shared {
         holder: Holder,
     ) -> Result<Arc<Topic>> {
         let (topic, ()) = self.with_live_topic(name, |topic, state| {
-            let now = now_ms();
+            let now = wall_ms();
             if state.presence.join(client, info, holder, now) && self.config.presence_events {
                 let payload = format!("{{\"client\":{},\"info\":{info}}}", json_string(client));
                 topic.append(
@@ -136,12 +137,12 @@ impl Shared {
     /// the last holder.
     pub fn release_presence(&self, topic: &Topic, client: &str, subscription: u64) {
         let mut state = topic.state.write();
-        let now = now_ms();
-        if !state.removed && state.presence.release(client, subscription, now) {
-            self.announce_leave(topic, &mut state, client, now);
+        if !state.removed && state.presence.release(client, subscription, monotonic_ms()) {
+            self.announce_leave(topic, &mut state, client, wall_ms());
         }
     }
 
+    /// Publishes `client`'s leave at wall-clock time `now`.
     fn announce_leave(&self, topic: &Topic, state: &mut TopicState, client: &str, now: u64) {
         state.last_active_ms = now;
         if self.config.presence_events {
@@ -158,13 +159,13 @@ impl Shared {
 
     /// Expires leases and aged messages, then removes idle topics.
     pub fn sweep(&self) {
-        let now = now_ms();
+        let (now, elapsed) = (wall_ms(), monotonic_ms());
         for topic in self.registry.topics() {
             let mut state = topic.state.write();
             if state.removed {
                 continue;
             }
-            for client in state.presence.expire(now) {
+            for client in state.presence.expire(elapsed) {
                 self.announce_leave(&topic, &mut state, &client, now);
             }
             let freed = state.ring.evict_aged(&self.limits, now);
@@ -299,7 +300,7 @@ impl Bus {
     ) -> Result<Position> {
         let shared = &*self.shared;
         shared.check_message(event, &payload)?;
-        let now = now_ms();
+        let now = wall_ms();
         // An existing topic's name was checked when it was created, and no
         // invalid name (a pattern, too long, malformed) is ever a topic: the
         // name is checked only when the lookup misses (a twelfth of a
@@ -314,7 +315,7 @@ impl Bus {
         }
         check_topic(topic, shared.config.max_topic_len)?;
         let (_, position) = shared.with_live_topic(topic, |found, state| {
-            found.append(state, shared, event, payload, now_ms())
+            found.append(state, shared, event, payload, now)
         })?;
         Ok(position)
     }
@@ -443,7 +444,7 @@ impl Bus {
     /// [`Error::InvalidPresence`], [`Error::TooManyTopics`].
     pub fn join_lease(&self, topic: &str, client: &str, info: &str, ttl: Duration) -> Result<()> {
         self.shared.check_presence(topic, client, info)?;
-        let until_ms = now_ms().saturating_add(ttl.as_millis() as u64);
+        let until_ms = monotonic_ms().saturating_add(ttl.as_millis() as u64);
         self.shared
             .join_presence(topic, client, info, Holder::Lease { until_ms })
             .map(drop)
@@ -462,7 +463,7 @@ impl Bus {
             return Ok(false);
         }
         self.shared
-            .announce_leave(&topic, &mut state, client, now_ms());
+            .announce_leave(&topic, &mut state, client, wall_ms());
         Ok(true)
     }
 
@@ -471,7 +472,7 @@ impl Bus {
     pub fn presence(&self, topic: &str) -> Result<Vec<PresenceEntry>> {
         check_topic(topic, self.shared.config.max_topic_len)?;
         Ok(match self.shared.registry.get(topic) {
-            Some(topic) => topic.state.read().presence.list(now_ms()),
+            Some(topic) => topic.state.read().presence.list(monotonic_ms()),
             None => Vec::new(),
         })
     }
@@ -485,5 +486,60 @@ impl Bus {
     /// messages, removes idle topics.
     pub fn sweep(&self) {
         self.shared.sweep();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::tests::step_wall_clock;
+    use crate::config::Config;
+
+    const HOURS_2: i64 = 2 * 3_600_000;
+
+    /// A bus whose sweeps the test runs itself: on its own thread, whose
+    /// wall clock the test steps.
+    fn bus() -> Bus {
+        Bus::new(Config {
+            janitor_interval: None,
+            ..Config::default()
+        })
+        .expect("valid config")
+    }
+
+    fn present(bus: &Bus, topic: &str) -> Vec<String> {
+        let entries = bus.presence(topic).expect("valid topic");
+        entries.into_iter().map(|entry| entry.client).collect()
+    }
+
+    #[test]
+    fn a_wall_clock_step_forward_ends_no_lease() {
+        let bus = bus();
+        bus.join_lease("room", "ann", "{}", Duration::from_secs(60))
+            .expect("joined");
+        step_wall_clock(HOURS_2);
+        bus.sweep();
+        assert_eq!(present(&bus, "room"), ["ann"]);
+        // The presence's `since`, as message times, is the wall clock's.
+        let since = bus.presence("room").expect("valid topic")[0].since_ms;
+        assert!(since + HOURS_2 as u64 <= crate::clock::wall_ms());
+        step_wall_clock(-HOURS_2);
+    }
+
+    #[test]
+    fn a_wall_clock_step_back_does_not_stretch_a_lease() {
+        let bus = bus();
+        bus.join_lease("room", "ann", "{}", Duration::from_millis(30))
+            .expect("joined");
+        step_wall_clock(-HOURS_2);
+        let deadline = std::time::Instant::now() + Duration::from_secs(2);
+        while !present(&bus, "room").is_empty() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "a 30 ms lease still held after 2 s"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        step_wall_clock(HOURS_2);
     }
 }

@@ -61,6 +61,7 @@
 
 mod batch;
 mod bus;
+mod clock;
 mod config;
 mod digits;
 pub mod envelope;

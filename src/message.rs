@@ -14,7 +14,6 @@
 
 use std::mem::MaybeUninit;
 use std::sync::OnceLock;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use triomphe::{Arc, HeaderWithLength, ThinArc, UniqueArc};
 
@@ -327,36 +326,6 @@ impl std::fmt::Debug for Message {
             .field("data", &self.data())
             .finish()
     }
-}
-
-/// Milliseconds since the Unix epoch, from the coarse real-time clock: it
-/// costs a few nanoseconds instead of a full `clock_gettime` (measured: the
-/// precise clock was a tenth of a publish), at a resolution of one tick
-/// (1-4 ms), plenty for message times, ages and leases.
-#[cfg(target_os = "linux")]
-pub(crate) fn now_ms() -> u64 {
-    let mut now = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `now` is a valid, writable timespec for the duration of the call.
-    let rc = unsafe { libc::clock_gettime(libc::CLOCK_REALTIME_COARSE, &mut now) };
-    if rc != 0 {
-        return precise_now_ms();
-    }
-    (now.tv_sec as u64).saturating_mul(1000) + (now.tv_nsec as u64) / 1_000_000
-}
-
-/// Milliseconds since the Unix epoch.
-#[cfg(not(target_os = "linux"))]
-pub(crate) fn now_ms() -> u64 {
-    precise_now_ms()
-}
-
-fn precise_now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
 }
 
 #[cfg(test)]

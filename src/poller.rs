@@ -38,11 +38,11 @@ use parking_lot::Mutex;
 
 use crate::batch::Batch;
 use crate::bus::Shared;
+use crate::clock::wall_ms;
 use crate::config::LagPolicy;
 use crate::error::{Error, Result};
 use crate::fd::{FdMode, PollerFd};
 use crate::group::{Group, Groups, Member, Visit};
-use crate::message::now_ms;
 use crate::name::{check_topic, is_pattern, Pattern};
 use crate::position::Token;
 use crate::registry::PatternWatch;
@@ -345,7 +345,7 @@ impl Poller {
                     topic_state
                         .watchers
                         .retain(|watch| !Arc::ptr_eq(watch, &group.watch));
-                    topic_state.last_active_ms = now_ms();
+                    topic_state.last_active_ms = wall_ms();
                 }
             }
         }

@@ -45,7 +45,8 @@ pub fn to_json(entries: &[PresenceEntry]) -> Vec<u8> {
 pub(crate) enum Holder {
     /// A subscription, by id.
     Subscription(u64),
-    /// A lease running out at this time (ms since the Unix epoch).
+    /// A lease running out at this time, on the monotonic clock
+    /// ([`crate::clock`]): a step of the wall clock ends no lease.
     Lease { until_ms: u64 },
 }
 
@@ -58,8 +59,9 @@ struct Present {
 }
 
 impl Present {
-    fn is_held(&self, now_ms: u64) -> bool {
-        !self.subscriptions.is_empty() || self.lease_until_ms.is_some_and(|until| until > now_ms)
+    /// `now` is on the monotonic clock, as leases are.
+    fn is_held(&self, now: u64) -> bool {
+        !self.subscriptions.is_empty() || self.lease_until_ms.is_some_and(|until| until > now)
     }
 }
 
@@ -74,14 +76,14 @@ impl Presence {
     }
 
     /// Adds a holder for `client` and stores `info`; true when the client was
-    /// not present before.
-    pub fn join(&mut self, client: &str, info: &str, holder: Holder, now_ms: u64) -> bool {
+    /// not present before. `since_ms` is the wall-clock time it joins.
+    pub fn join(&mut self, client: &str, info: &str, holder: Holder, since_ms: u64) -> bool {
         let mut joined = false;
         let present = self.clients.entry(client.into()).or_insert_with(|| {
             joined = true;
             Present {
                 info: "".into(),
-                since_ms: now_ms,
+                since_ms,
                 subscriptions: Vec::new(),
                 lease_until_ms: None,
             }
@@ -98,13 +100,13 @@ impl Presence {
     }
 
     /// Drops a subscription's hold on `client`; true when the client is no
-    /// longer present.
-    pub fn release(&mut self, client: &str, subscription: u64, now_ms: u64) -> bool {
+    /// longer present (`now` on the monotonic clock).
+    pub fn release(&mut self, client: &str, subscription: u64, now: u64) -> bool {
         let Some(present) = self.clients.get_mut(client) else {
             return false;
         };
         present.subscriptions.retain(|&id| id != subscription);
-        if present.is_held(now_ms) {
+        if present.is_held(now) {
             return false;
         }
         self.clients.remove(client);
@@ -116,12 +118,13 @@ impl Presence {
         self.clients.remove(client).is_some()
     }
 
-    /// Removes clients whose only holder was a lease that ran out; returns them.
-    pub fn expire(&mut self, now_ms: u64) -> Vec<Box<str>> {
+    /// Removes clients whose only holder was a lease that ran out by `now`
+    /// (on the monotonic clock); returns them.
+    pub fn expire(&mut self, now: u64) -> Vec<Box<str>> {
         let gone: Vec<Box<str>> = self
             .clients
             .iter()
-            .filter(|(_, present)| !present.is_held(now_ms))
+            .filter(|(_, present)| !present.is_held(now))
             .map(|(client, _)| client.clone())
             .collect();
         for client in &gone {
@@ -130,11 +133,11 @@ impl Presence {
         gone
     }
 
-    /// The present clients, by client id.
-    pub fn list(&self, now_ms: u64) -> Vec<PresenceEntry> {
+    /// The present clients at `now` (on the monotonic clock), by client id.
+    pub fn list(&self, now: u64) -> Vec<PresenceEntry> {
         self.clients
             .iter()
-            .filter(|(_, present)| present.is_held(now_ms))
+            .filter(|(_, present)| present.is_held(now))
             .map(|(client, present)| PresenceEntry {
                 client: client.to_string(),
                 info: present.info.to_string(),

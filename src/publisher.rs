@@ -19,8 +19,9 @@
 use std::sync::Arc;
 
 use crate::bus::Shared;
+use crate::clock::wall_ms;
 use crate::error::Result;
-use crate::message::{now_ms, Payload};
+use crate::message::Payload;
 use crate::position::Position;
 use crate::topic::Topic;
 
@@ -55,7 +56,7 @@ impl Publisher {
         debug_assert!(!state.removed, "a held topic is never removed");
         Ok(self
             .topic
-            .append(&mut state, &self.shared, event, payload, now_ms()))
+            .append(&mut state, &self.shared, event, payload, wall_ms()))
     }
 }
 
@@ -63,6 +64,6 @@ impl Drop for Publisher {
     fn drop(&mut self) {
         let mut state = self.topic.state.write();
         state.publishers -= 1;
-        state.last_active_ms = now_ms();
+        state.last_active_ms = wall_ms();
     }
 }

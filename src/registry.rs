@@ -105,7 +105,7 @@ impl Registry {
         let topic = Arc::new(Topic::new(
             name,
             self.next_id.fetch_add(1, Relaxed),
-            crate::message::now_ms(),
+            crate::clock::wall_ms(),
         ));
         shard.insert(name.into(), topic.clone());
         for watch in self.patterns.read().iter() {
