@@ -577,10 +577,7 @@ mod tests {
 
     #[test]
     fn runs_iterate_subscription_by_subscription_and_match_get() {
-        let topics = [
-            Arc::new(Topic::new("a", 1, 0)),
-            Arc::new(Topic::new("b", 2, 0)),
-        ];
+        let topics = [Arc::new(Topic::new("a", 1)), Arc::new(Topic::new("b", 2))];
         let messages: Vec<Message> = (1..=4)
             .map(|seq| Message::new(seq, 0, None, Payload::text("x")))
             .collect();
@@ -640,7 +637,7 @@ mod tests {
 
     #[test]
     fn a_recycled_batch_keeps_the_references_it_hands_over_again() {
-        let topic = Arc::new(Topic::new("a", 1, 0));
+        let topic = Arc::new(Topic::new("a", 1));
         let messages: Vec<Message> = (1..=3)
             .map(|seq| Message::new(seq, 0, None, Payload::text("x")))
             .collect();

@@ -52,6 +52,8 @@ pub(crate) struct Shared {
     pub registry: Registry,
     pub counters: Counters,
     next_subscription: AtomicU64,
+    /// When the last sweep ran, on the monotonic clock; 0 before the first.
+    last_sweep_ms: AtomicU64,
     /// Set once after construction (it needs a weak reference to this).
     janitor: parking_lot::Mutex<Option<Janitor>>,
 }
@@ -144,7 +146,7 @@ impl Shared {
 
     /// Publishes `client`'s leave at wall-clock time `now`.
     fn announce_leave(&self, topic: &Topic, state: &mut TopicState, client: &str, now: u64) {
-        state.last_active_ms = now;
+        state.last_active_ms = monotonic_ms();
         if self.config.presence_events {
             let payload = format!("{{\"client\":{}}}", json_string(client));
             topic.append(
@@ -157,9 +159,11 @@ impl Shared {
         }
     }
 
-    /// Expires leases and aged messages, then removes idle topics.
+    /// Expires leases and aged messages, dates the topics' publishes since
+    /// the last sweep, then removes idle topics.
     pub fn sweep(&self) {
         let (now, elapsed) = (wall_ms(), monotonic_ms());
+        let previous = self.last_sweep_ms.swap(elapsed, Relaxed).min(elapsed);
         for topic in self.registry.topics() {
             let mut state = topic.state.write();
             if state.removed {
@@ -170,6 +174,20 @@ impl Shared {
             }
             let freed = state.ring.evict_aged(&self.limits, now);
             self.counters.account_replay(0, freed);
+            let last = state.ring.last_seq();
+            if last != state.seq_at_sweep {
+                // Published since the last sweep: when, on the monotonic
+                // clock, is the newest message's wall-clock age back from
+                // now, kept between the two sweeps, so that a step of the
+                // wall clock cannot date it outside them.
+                let age = state
+                    .ring
+                    .get(last)
+                    .map_or(0, |message| now.saturating_sub(message.time_ms()));
+                let published = elapsed.saturating_sub(age).clamp(previous, elapsed);
+                state.last_active_ms = state.last_active_ms.max(published);
+                state.seq_at_sweep = last;
+            }
         }
         if let Some(ttl) = self.config.topic_idle_ttl {
             let ttl_ms = ttl.as_millis() as u64;
@@ -177,7 +195,9 @@ impl Shared {
                 state.watchers.is_empty()
                     && state.publishers == 0
                     && state.presence.is_empty()
-                    && now.saturating_sub(state.last_active_ms) >= ttl_ms
+                    // Nothing published since the loop above dated it.
+                    && state.ring.last_seq() == state.seq_at_sweep
+                    && elapsed.saturating_sub(state.last_active_ms) >= ttl_ms
             });
             for topic in removed {
                 self.counters
@@ -271,6 +291,7 @@ impl Bus {
             registry: Registry::new(),
             counters: Counters::default(),
             next_subscription: AtomicU64::new(1),
+            last_sweep_ms: AtomicU64::new(0),
             janitor: parking_lot::Mutex::new(None),
         });
         if let Some(interval) = interval {
@@ -500,11 +521,37 @@ mod tests {
     /// A bus whose sweeps the test runs itself: on its own thread, whose
     /// wall clock the test steps.
     fn bus() -> Bus {
+        idle_after(Duration::from_secs(300))
+    }
+
+    fn idle_after(ttl: Duration) -> Bus {
         Bus::new(Config {
+            topic_idle_ttl: Some(ttl),
             janitor_interval: None,
             ..Config::default()
         })
         .expect("valid config")
+    }
+
+    fn publish(bus: &Bus, topic: &str) -> Position {
+        bus.publish(topic, None, Payload::text("x"))
+            .expect("published")
+    }
+
+    /// Sweeps until `done` or two seconds have passed.
+    fn sweep_until(bus: &Bus, what: &str, done: impl Fn() -> bool) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(2);
+        loop {
+            bus.sweep();
+            if done() {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{what}: not after 2 s"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
     }
 
     fn present(bus: &Bus, topic: &str) -> Vec<String> {
@@ -541,5 +588,51 @@ mod tests {
             std::thread::sleep(Duration::from_millis(5));
         }
         step_wall_clock(HOURS_2);
+    }
+
+    #[test]
+    fn a_wall_clock_step_forward_removes_no_idle_topic() {
+        let ttl = Duration::from_millis(200);
+        let bus = idle_after(ttl);
+        let first = publish(&bus, "t");
+        bus.sweep();
+        std::thread::sleep(ttl * 3 / 4);
+        bus.sweep();
+        // Published after the last sweep; the next one dates it after the
+        // step, between the two sweeps, not two hours back.
+        let second = publish(&bus, "t");
+        std::thread::sleep(ttl / 2);
+        step_wall_clock(HOURS_2);
+        bus.sweep();
+        assert_eq!(bus.head("t").expect("head"), second);
+        assert_eq!(second.epoch, first.epoch);
+        step_wall_clock(-HOURS_2);
+    }
+
+    #[test]
+    fn a_wall_clock_step_back_does_not_keep_an_idle_topic() {
+        let bus = idle_after(Duration::from_millis(30));
+        publish(&bus, "dated");
+        bus.sweep();
+        publish(&bus, "undated");
+        step_wall_clock(-HOURS_2);
+        sweep_until(&bus, "both topics idle", || bus.stats().topics == 0);
+        step_wall_clock(HOURS_2);
+    }
+
+    #[test]
+    fn idle_time_counts_from_the_last_publish_not_the_sweep_that_saw_it() {
+        let ttl = Duration::from_millis(200);
+        let bus = idle_after(ttl);
+        publish(&bus, "t");
+        bus.sweep();
+        std::thread::sleep(ttl / 2);
+        publish(&bus, "t");
+        // The first sweep after a quiet stretch longer than the TTL removes
+        // the topic: its last publish is dated when it was made, not when
+        // this sweep saw it.
+        std::thread::sleep(ttl + ttl / 2);
+        bus.sweep();
+        assert_eq!(bus.stats().topics, 0);
     }
 }

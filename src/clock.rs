@@ -5,13 +5,19 @@
 //!
 //! - [`wall_ms`]: what clients see and compare with their own clocks: a
 //!   message's time (and so its age in the ring), a client's presence
-//!   `since`; also a topic's last activity, for idle expiry, because a
-//!   publish already reads it for the message's time (a second clock read
-//!   was 43 instructions of a 390-instruction delivery, `benches/instr.rs`).
-//! - [`monotonic_ms`]: presence leases. A step of the wall clock (NTP, a
-//!   resumed virtual machine) must neither end every polling client's
-//!   presence at once nor keep a gone one present for the length of the
-//!   step.
+//!   `since`.
+//! - [`monotonic_ms`]: what the bus enforces by itself, presence leases and
+//!   idle topics. A step of the wall clock (NTP, a resumed virtual machine)
+//!   must neither end every polling client's presence at once, nor remove
+//!   every idle topic with its history, nor keep either for the length of
+//!   the step.
+//!
+//! A publish reads only the wall clock, for the message's time: a second
+//! read was 43 instructions of a 390-instruction delivery
+//! (`benches/instr.rs`). The janitor's sweep dates a topic's publishes on
+//! the monotonic clock instead, from the newest message's wall-clock age,
+//! kept between that sweep and the one before, so a step moves that date by
+//! at most one sweep interval.
 
 /// Milliseconds since the Unix epoch.
 pub(crate) fn wall_ms() -> u64 {

@@ -149,6 +149,10 @@ impl Message {
     /// on `benches/instr.rs`).
     /// Otherwise `spare` is dropped first, so the allocator can hand its
     /// block to the new message.
+    // Inlined into `Topic::append`: the compiler stopped doing so once
+    // `TopicState` grew, and the call cost 34 of a delivery's 407
+    // instructions (`benches/instr.rs`, w1_1).
+    #[inline]
     pub(crate) fn new_reusing(
         mut spare: Message,
         seq: u64,

@@ -38,7 +38,7 @@ use parking_lot::Mutex;
 
 use crate::batch::Batch;
 use crate::bus::Shared;
-use crate::clock::wall_ms;
+use crate::clock::monotonic_ms;
 use crate::config::LagPolicy;
 use crate::error::{Error, Result};
 use crate::fd::{FdMode, PollerFd};
@@ -345,7 +345,7 @@ impl Poller {
                     topic_state
                         .watchers
                         .retain(|watch| !Arc::ptr_eq(watch, &group.watch));
-                    topic_state.last_active_ms = wall_ms();
+                    topic_state.last_active_ms = monotonic_ms();
                 }
             }
         }

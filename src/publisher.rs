@@ -19,7 +19,7 @@
 use std::sync::Arc;
 
 use crate::bus::Shared;
-use crate::clock::wall_ms;
+use crate::clock::{monotonic_ms, wall_ms};
 use crate::error::Result;
 use crate::message::Payload;
 use crate::position::Position;
@@ -64,6 +64,6 @@ impl Drop for Publisher {
     fn drop(&mut self) {
         let mut state = self.topic.state.write();
         state.publishers -= 1;
-        state.last_active_ms = wall_ms();
+        state.last_active_ms = monotonic_ms();
     }
 }

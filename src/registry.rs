@@ -102,11 +102,7 @@ impl Registry {
             self.count.fetch_sub(1, Relaxed);
             return Err(Error::TooManyTopics { limit: max_topics });
         }
-        let topic = Arc::new(Topic::new(
-            name,
-            self.next_id.fetch_add(1, Relaxed),
-            crate::clock::wall_ms(),
-        ));
+        let topic = Arc::new(Topic::new(name, self.next_id.fetch_add(1, Relaxed)));
         shard.insert(name.into(), topic.clone());
         for watch in self.patterns.read().iter() {
             if watch.pattern.matches(name) {

@@ -41,16 +41,20 @@ pub(crate) struct TopicState {
     pub presence: Presence,
     /// Live [`crate::Publisher`]s of this topic: while any, it is not idle.
     pub publishers: usize,
-    /// Last publish, or last time a watcher, publisher or presence entry
-    /// went away: idle expiry counts from here.
+    /// The topic's last activity, on the monotonic clock ([`crate::clock`]):
+    /// its creation, a watcher, publisher or presence entry going away, or
+    /// the newest publish a sweep dated (see [`crate::bus`]'s `sweep`; a
+    /// publish itself reads no second clock). Idle expiry counts from here.
     pub last_active_ms: u64,
+    /// The newest sequence number the last sweep saw.
+    pub seq_at_sweep: u64,
     /// Set, under this lock, when the janitor removes the topic from the
     /// registry: a caller that looked the topic up before must look again.
     pub removed: bool,
 }
 
 impl Topic {
-    pub fn new(name: &str, id: u64, now_ms: u64) -> Topic {
+    pub fn new(name: &str, id: u64) -> Topic {
         Topic {
             name: name.into(),
             epoch: crate::position::new_epoch(),
@@ -60,7 +64,8 @@ impl Topic {
                 watchers: Vec::new(),
                 presence: Presence::default(),
                 publishers: 0,
-                last_active_ms: now_ms,
+                last_active_ms: crate::clock::monotonic_ms(),
+                seq_at_sweep: 0,
                 removed: false,
             }),
         }
@@ -103,7 +108,6 @@ impl Topic {
             }
             total = shared.counters.account_replay(0, freed);
         }
-        state.last_active_ms = now_ms;
         for watch in &state.watchers {
             watch.notify();
         }
