@@ -76,14 +76,21 @@ impl Tally {
         (seq, self.slot(seq).load(Relaxed))
     }
 
+    /// Whether message `seq` may be published once the first `completed`
+    /// messages have reached all their subscribers.
+    fn within_window(&self, seq: u64, completed: u64) -> bool {
+        seq < completed + self.window
+    }
+
     /// Whether message `seq` may be published now.
     pub fn admits(&self, seq: u64) -> bool {
-        seq < self.completed() + self.window
+        self.within_window(seq, self.completed())
     }
 
     /// Waits until message `seq` may be published.
     pub async fn admit(&self, seq: u64) {
-        self.until(|completed| seq < completed + self.window).await
+        self.until(|completed| self.within_window(seq, completed))
+            .await
     }
 
     /// Waits until the first `count` messages are complete.

@@ -183,11 +183,7 @@ impl Connection {
 
     /// Writes every queued request at once.
     pub async fn send(&mut self) -> Result<()> {
-        if !self.request.is_empty() {
-            self.wire.write(&self.request).await?;
-            self.request.clear();
-        }
-        Ok(())
+        self.wire.send(&mut self.request).await
     }
 
     /// Requests whose responses have not been read.

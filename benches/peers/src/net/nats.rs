@@ -63,11 +63,7 @@ impl Publisher {
 
     /// Writes every queued `PUB` at once.
     pub async fn send(&mut self) -> Result<()> {
-        if !self.messages.is_empty() {
-            self.wire.write(&self.messages).await?;
-            self.messages.clear();
-        }
-        Ok(())
+        self.wire.send(&mut self.messages).await
     }
 
     /// Waits until the server has read everything published.

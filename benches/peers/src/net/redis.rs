@@ -59,11 +59,7 @@ impl Publisher {
 
     /// Writes every queued `PUBLISH` at once and reads their answers.
     pub async fn send(&mut self) -> Result<()> {
-        if self.request.is_empty() {
-            return Ok(());
-        }
-        self.wire.write(&self.request).await?;
-        self.request.clear();
+        self.wire.send(&mut self.request).await?;
         while self.unanswered > 0 {
             let reply = self.wire.read_line().await?;
             if reply.first() != Some(&b':') {

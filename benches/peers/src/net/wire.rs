@@ -46,6 +46,16 @@ impl Wire {
         Ok(self.socket.write_all(bytes).await?)
     }
 
+    /// Writes what a connection queued (pipelined requests) at once, and
+    /// empties the queue, whose buffer the connection keeps.
+    pub async fn send(&mut self, queued: &mut Vec<u8>) -> Result<()> {
+        if !queued.is_empty() {
+            self.write(queued).await?;
+            queued.clear();
+        }
+        Ok(())
+    }
+
     /// Reads more bytes into the buffer; false at the end of the stream.
     pub async fn fill(&mut self) -> Result<bool> {
         self.buffer.reserve(READ_SIZE);
