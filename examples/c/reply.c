@@ -21,12 +21,6 @@ static const char *http_date(void) {
     return text;
 }
 
-static void add(struct reply *reply, bool ok) {
-    if (!ok) {
-        reply->failed = true;
-    }
-}
-
 /* Every head is built here and sent before the next starts, so its memory
  * is allocated once, not per response (a malloc and free of 4 KiB a POST). */
 static struct buf head_buffer;
@@ -38,10 +32,10 @@ void reply_start(struct reply *reply, const struct reply_to *to, int status) {
     *reply = (struct reply){.head = &head_buffer, .status = status};
     const char *reason = http_reason(status);
     const char *date = http_date();
-    add(reply, buf_append(reply->head, "HTTP/1.1 ", 9) && buf_append_decimal(reply->head, (size_t)status) &&
-                   buf_append(reply->head, " ", 1) && buf_append(reply->head, reason, strlen(reason)) &&
-                   buf_append(reply->head, "\r\nDate: ", 8) && buf_append(reply->head, date, strlen(date)) &&
-                   buf_append(reply->head, "\r\nVary: Origin\r\n", 16));
+    reply_add(reply, buf_append(reply->head, "HTTP/1.1 ", 9) && buf_append_decimal(reply->head, (size_t)status) &&
+                         buf_append(reply->head, " ", 1) && buf_append(reply->head, reason, strlen(reason)) &&
+                         buf_append(reply->head, "\r\nDate: ", 8) && buf_append(reply->head, date, strlen(date)) &&
+                         buf_append(reply->head, "\r\nVary: Origin\r\n", 16));
     if (to->origin.len > 0) {
         reply_header_n(reply, "Access-Control-Allow-Origin", to->origin.ptr, to->origin.len);
         reply_header(reply, "Access-Control-Allow-Credentials", "true");
@@ -51,7 +45,7 @@ void reply_start(struct reply *reply, const struct reply_to *to, int status) {
 
 /* Sends the finished head (and body); false when the connection closed. */
 static bool send_head(struct reply *reply, const struct reply_to *to, const void *body, size_t len) {
-    add(reply, buf_append(reply->head, "\r\n", 2));
+    reply_add(reply, buf_append(reply->head, "\r\n", 2));
     bool sent = false;
     if (reply->failed) {
         server_log(to->conn->server, "out of memory for a response head: closing the connection");
@@ -71,8 +65,8 @@ static bool send_head(struct reply *reply, const struct reply_to *to, const void
 void reply_end(struct reply *reply, const struct reply_to *to, const void *body, size_t len) {
     bool bodyless = reply->status == 204 || reply->status == 304;
     if (!bodyless) {
-        add(reply, buf_append(reply->head, "Content-Length: ", 16) && buf_append_decimal(reply->head, len) &&
-                       buf_append(reply->head, "\r\n", 2));
+        reply_add(reply, buf_append(reply->head, "Content-Length: ", 16) && buf_append_decimal(reply->head, len) &&
+                             buf_append(reply->head, "\r\n", 2));
     }
     reply_header(reply, "Connection", to->keep_alive ? "keep-alive" : "close");
     if (send_head(reply, to, bodyless ? NULL : body, bodyless ? 0 : len) && !to->keep_alive) {
@@ -107,7 +101,7 @@ void reply_error(const struct reply_to *to, int status, const char *why, const c
     if (name != NULL) {
         reply_header(&reply, name, value);
     }
-    add(&reply, json != NULL);
+    reply_add(&reply, json != NULL);
     reply_end(&reply, to, json, json ? strlen(json) : 0);
     free(json);
 }

@@ -31,14 +31,20 @@ struct reply {
 /* Starts a response: status line, Date, Vary and the CORS headers. */
 void reply_start(struct reply *reply, const struct reply_to *to, int status);
 
+/* Records that an append to the head failed (memory ran out), when !ok:
+ * the reply is then not sent. */
+static inline void reply_add(struct reply *reply, bool ok) {
+    if (!ok) {
+        reply->failed = true;
+    }
+}
+
 /* Appends one header line; values hold no NUL (the parser refuses it, and
  * the others are C strings). Inline, so that the lengths of literal names
  * and values are known when compiled: a POST's reply has five headers. */
 static inline void reply_header_n(struct reply *reply, const char *name, const char *value, size_t len) {
-    if (!(buf_append(reply->head, name, strlen(name)) && buf_append(reply->head, ": ", 2) &&
-          buf_append(reply->head, value, len) && buf_append(reply->head, "\r\n", 2))) {
-        reply->failed = true;
-    }
+    reply_add(reply, buf_append(reply->head, name, strlen(name)) && buf_append(reply->head, ": ", 2) &&
+                         buf_append(reply->head, value, len) && buf_append(reply->head, "\r\n", 2));
 }
 
 static inline void reply_header(struct reply *reply, const char *name, const char *value) {
