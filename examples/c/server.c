@@ -155,6 +155,10 @@ static void refresh(struct conn *c) {
     }
     if (at == UINT64_MAX) {
         timer_cancel(&server->timers, &c->timer);
+    } else if (c->timer.index != TIMER_IDLE && c->timer.at <= at) {
+        /* A deadline that moved later keeps the earlier timer: it fires
+         * early, the mode finds nothing due, and settle re-arms it then.
+         * Moving it here sifted the heap after every write of a stream. */
     } else if (!timer_set(&server->timers, &c->timer, at)) {
         server_close(c);
     }
