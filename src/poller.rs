@@ -97,23 +97,89 @@ struct CursorRef {
     member: u32,
 }
 
+impl CursorRef {
+    /// No cursor: what a subscription holds before it reads any topic (a
+    /// pattern that matches nothing yet). Slots are far fewer than 2^32.
+    const NONE: CursorRef = CursorRef {
+        slot: u32::MAX,
+        member: u32::MAX,
+    };
+}
+
 /// A topic where a subscription holds a client's presence, and the client.
 type HeldPresence = (Arc<Topic>, Box<str>);
 
-/// A subscription, as its poller keeps it: small, since idle subscriptions
-/// are most of a server's memory (W4 allows 128 bytes each).
+/// A subscription, as its poller keeps it: 24 bytes, as idle subscriptions
+/// are most of a server's memory (W4 allows 128 bytes each, its map entry
+/// and the group member included). Most subscriptions read one topic and
+/// hold no presence, so the first cursor is inline and the rest behind one
+/// pointer that is usually null.
 #[derive(Debug)]
 struct SubscriptionState {
+    /// The first cursor, or [`CursorRef::NONE`].
+    first: CursorRef,
     lag_policy: LagPolicy,
     /// Whether it asked for a single concrete topic (its token is a key).
     single_topic: bool,
     has_patterns: bool,
-    /// One per topic read.
-    cursors: smallvec::SmallVec<[CursorRef; 1]>,
-    /// Presence it holds, released when it closes; usually none, so one
-    /// pointer here instead of a three-word `Vec`.
-    #[allow(clippy::box_collection)]
-    presence: Option<Box<Vec<HeldPresence>>>,
+    rest: Option<Box<Rest>>,
+}
+
+// The size W4 counts on: growing it should be a decision, not an accident.
+const _: () = assert!(std::mem::size_of::<SubscriptionState>() == 24);
+
+/// What few subscriptions have: cursors after the first, and presence,
+/// released when the subscription closes.
+#[derive(Debug, Default)]
+struct Rest {
+    cursors: Vec<CursorRef>,
+    presence: Vec<HeldPresence>,
+}
+
+impl SubscriptionState {
+    fn new(lag_policy: LagPolicy, single_topic: bool, has_patterns: bool) -> Self {
+        SubscriptionState {
+            first: CursorRef::NONE,
+            lag_policy,
+            single_topic,
+            has_patterns,
+            rest: None,
+        }
+    }
+
+    /// One per topic read, in the order they were added.
+    fn cursors(&self) -> impl Iterator<Item = &CursorRef> + Clone {
+        let rest = self.rest.as_deref().map_or(&[][..], |rest| &rest.cursors);
+        std::iter::once(&self.first)
+            .filter(|cursor| **cursor != CursorRef::NONE)
+            .chain(rest)
+    }
+
+    fn cursors_mut(&mut self) -> impl Iterator<Item = &mut CursorRef> {
+        let rest = self
+            .rest
+            .as_deref_mut()
+            .map_or(&mut [][..], |rest| &mut rest.cursors);
+        std::iter::once(&mut self.first)
+            .filter(|cursor| **cursor != CursorRef::NONE)
+            .chain(rest)
+    }
+
+    fn add_cursor(&mut self, cursor: CursorRef) {
+        if self.first == CursorRef::NONE {
+            self.first = cursor;
+        } else {
+            self.rest_mut().cursors.push(cursor);
+        }
+    }
+
+    fn rest_mut(&mut self) -> &mut Rest {
+        self.rest.get_or_insert_with(Default::default)
+    }
+
+    fn presence(&self) -> &[HeldPresence] {
+        self.rest.as_deref().map_or(&[], |rest| &rest.presence)
+    }
 }
 
 #[derive(Debug, Default)]
@@ -194,13 +260,11 @@ impl Poller {
         let id = self.bus.next_subscription_id();
         consumer.subscriptions.insert(
             id,
-            SubscriptionState {
-                lag_policy: options.lag_policy.unwrap_or(config.lag_policy),
-                cursors: smallvec::SmallVec::new(),
+            SubscriptionState::new(
+                options.lag_policy.unwrap_or(config.lag_policy),
                 single_topic,
-                has_patterns: !patterns.is_empty(),
-                presence: None,
-            },
+                !patterns.is_empty(),
+            ),
         );
         let attached = self.attach_all(&mut consumer, id, &topics, patterns, &start);
         if !consumer.taken.is_empty() {
@@ -261,7 +325,7 @@ impl Poller {
             return true;
         };
         if let Some(slot) = groups.slot_of(topic.id) {
-            if state.cursors.iter().any(|cursor| cursor.slot == slot) {
+            if state.cursors().any(|cursor| cursor.slot == slot) {
                 return true;
             }
         }
@@ -299,7 +363,7 @@ impl Poller {
         if let Some(gap) = pending_gap {
             group.pending_gaps.push((subscription, gap));
         }
-        state.cursors.push(CursorRef {
+        state.add_cursor(CursorRef {
             slot,
             member: (group.members.len() - 1) as u32,
         });
@@ -322,7 +386,7 @@ impl Poller {
         if state.has_patterns {
             self.bus.registry.remove_patterns(subscription);
         }
-        for &CursorRef { slot, member } in &state.cursors {
+        for &CursorRef { slot, member } in state.cursors() {
             let Some(group) = groups.get_mut(slot) else {
                 continue;
             };
@@ -331,7 +395,7 @@ impl Poller {
             group.pending_gaps.retain(|(id, _)| *id != subscription);
             if let Some(moved) = group.members.get(index) {
                 if let Some(moved_state) = subscriptions.get_mut(&moved.subscription()) {
-                    for cursor in moved_state.cursors.iter_mut().filter(|c| c.slot == slot) {
+                    for cursor in moved_state.cursors_mut().filter(|c| c.slot == slot) {
                         cursor.member = member;
                     }
                 }
@@ -349,7 +413,7 @@ impl Poller {
                 }
             }
         }
-        for (topic, client) in state.presence.iter().flat_map(|held| held.iter()) {
+        for (topic, client) in state.presence() {
             self.bus.release_presence(topic, client, subscription);
         }
         Some(state)
@@ -394,7 +458,7 @@ impl Poller {
             .subscriptions
             .get(&subscription.0)
             .ok_or(Error::UnknownSubscription(subscription.0))?;
-        let positions = state.cursors.iter().filter_map(|cursor| {
+        let positions = state.cursors().filter_map(|cursor| {
             let group = consumer.groups.get(cursor.slot)?;
             let member = group.members.get(cursor.member as usize)?;
             let position = match group.pending_gap(member.subscription()) {
@@ -434,7 +498,7 @@ impl Poller {
             info,
             crate::presence::Holder::Subscription(subscription.0),
         )?;
-        let held = state.presence.get_or_insert_with(Default::default);
+        let held = &mut state.rest_mut().presence;
         if !held
             .iter()
             .any(|(topic_held, name)| Arc::ptr_eq(topic_held, &topic) && **name == *client)

@@ -414,6 +414,64 @@ fn multi_topic_subscriptions_resume_from_a_composite_token() {
     assert_eq!(got, vec![b"a2".to_vec(), b"b2".to_vec()]);
 }
 
+/// Closing a subscription moves another one's member into its place in
+/// each group; the moved subscription must keep reading every topic it
+/// reads, whichever of its cursors moved.
+#[test]
+fn closing_subscriptions_keeps_the_others_reading_every_topic() {
+    let bus = bus();
+    let poller = bus.poller();
+    let sets: [&[&str]; 6] = [
+        &["a", "b", "c"],
+        &["c", "b"],
+        &["b"],
+        &["c", "a", "b"],
+        &["a"],
+        &["b", "c", "a"],
+    ];
+    let subs: Vec<SubscriptionId> = sets
+        .iter()
+        .map(|topics| poller.subscribe(topics, Start::Now).unwrap())
+        .collect();
+    for closed in [0, 2, 4] {
+        poller.unsubscribe(subs[closed]).unwrap();
+    }
+    let keys: Vec<(String, Position)> = ["a", "b", "c"]
+        .iter()
+        .map(|topic| (topic.to_string(), text(&bus, topic, topic)))
+        .collect();
+    let seen = drain_all(&poller);
+    for (index, topics) in sets.iter().enumerate() {
+        let mut got: Vec<String> = seen
+            .iter()
+            .filter_map(|s| match s {
+                Seen::Message { sub, topic, .. } if *sub == subs[index] => Some(topic.clone()),
+                _ => None,
+            })
+            .collect();
+        got.sort();
+        let mut want: Vec<String> = topics.iter().map(|t| t.to_string()).collect();
+        want.sort();
+        if index % 2 == 0 {
+            assert!(got.is_empty(), "closed subscription {index} got {got:?}");
+            continue;
+        }
+        assert_eq!(got, want, "subscription {index}");
+        let Token::Composite(entries) = poller.position(subs[index]).unwrap() else {
+            panic!("a multi-topic subscription has a composite token");
+        };
+        let mut entries = entries;
+        entries.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut expected: Vec<(String, Position)> = keys
+            .iter()
+            .filter(|(topic, _)| topics.contains(&topic.as_str()))
+            .cloned()
+            .collect();
+        expected.sort_by(|a, b| a.0.cmp(&b.0));
+        assert_eq!(entries, expected, "position of subscription {index}");
+    }
+}
+
 #[test]
 fn subscribe_refuses_bad_input() {
     let bus = bus();
