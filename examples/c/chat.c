@@ -1,9 +1,10 @@
 #include "chat.h"
 
-#include <endian.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "swar.h"
 
 bool room_parse(const char *text, size_t len, struct room *out) {
     if (len < 1 || len > CHAT_MAX_ROOM) {
@@ -165,45 +166,15 @@ static int publish_fields(pushbus_bus *bus, const struct room *room, const struc
     return 0;
 }
 
-/* Each byte of a word with its high bit, and with its low bit. */
-#define BYTES_HIGH 0x8080808080808080u
-#define BYTES_LOW 0x0101010101010101u
-
-/* The high bit of every zero byte of `word`; exact up to the first (a
- * borrow out of a zero byte may mark the next). */
-static uint64_t zero_bytes(uint64_t word) { return (word - BYTES_LOW) & ~word & BYTES_HIGH; }
-
-/* The high bit of every byte of `word` that does not stand for itself in a
- * JSON string as printable ASCII: below 0x20, 0x7f and above, '"' and
- * '\\'. Exact up to the first: a borrow or carry that marks a byte comes
- * out of a marked byte below it. */
+/* Marks the bytes of `word` that do not stand for themselves in a JSON
+ * string as printable ASCII: below 0x20, 0x7f and above, '"' and '\\'. */
 static uint64_t not_plain(uint64_t word) {
-    uint64_t control = (word - 0x20 * BYTES_LOW) & ~word & BYTES_HIGH;
-    uint64_t del_or_high = ((word + BYTES_LOW) | word) & BYTES_HIGH;
-    return control | del_or_high | zero_bytes(word ^ ('"' * BYTES_LOW)) | zero_bytes(word ^ ('\\' * BYTES_LOW));
+    return swar_below(word, 0x20) | swar_from(word, 0x7f) | swar_equal(word, '"') | swar_equal(word, '\\');
 }
 
 /* The end of the run at `at` of printable ASCII that stands for itself in
- * a JSON string (no '"', no '\\'). Eight bytes at a time: a byte at a
- * time was 850 of the 10,350 instructions a POST cost (callgrind). */
-static const char *skip_plain(const char *at, const char *end) {
-    uint64_t word;
-    for (; end - at >= 8; at += 8) {
-        memcpy(&word, at, 8);
-        uint64_t found = not_plain(le64toh(word)); /* the first byte is the lowest */
-        if (found != 0) {
-            return at + __builtin_ctzll(found) / 8;
-        }
-    }
-    if (at == end) {
-        return at;
-    }
-    /* The last few bytes, padded with '"', which ends the run. */
-    char last[8] = {'"', '"', '"', '"', '"', '"', '"', '"'};
-    memcpy(last, at, (size_t)(end - at));
-    memcpy(&word, last, 8);
-    return at + __builtin_ctzll(not_plain(le64toh(word))) / 8;
-}
+ * a JSON string (no '"', no '\\'), eight bytes at a time. */
+static const char *skip_plain(const char *at, const char *end) { return swar_find(at, end, not_plain, '"'); }
 
 /* Whether the body at `*at` starts with `literal`; if so, steps over it. */
 static bool skip_literal(const char **at, const char *end, const char *literal, size_t len) {

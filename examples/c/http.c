@@ -5,19 +5,31 @@
 #include <string.h>
 #include <strings.h>
 
-/* RFC 9110 5.6.2's tchar: digits, letters and !#$%&'*+-.^_`|~, as a bit
- * per ASCII byte (bytes 0-63, then 64-127). A table: every byte of every
- * header name is tested, and a strchr for the '-' of each name cost more
- * than the rest of the header line. */
-static const uint64_t TCHAR_BITS[2] = {0x03ff6cfa00000000u, 0x57ffffffc7fffffeu};
+#include "swar.h"
 
-static bool is_tchar(unsigned char c) { return c < 128 && (TCHAR_BITS[c >> 6] >> (c & 63)) & 1; }
+/* RFC 9110 5.6.2's tchar: digits, letters and !#$%&'*+-.^_`|~, as '1' in
+ * a byte per byte value, 64 to a line. A lookup with no range or bounds
+ * test: every byte of every header name goes through it, and a bitmap
+ * lookup and an end test was 12 instructions a byte. */
+static const char TCHAR[257] = "0000000000000000000000000000000001011111001101101111111111000000"
+                               "0111111111111111111111111110001111111111111111111111111111101010"
+                               "0000000000000000000000000000000000000000000000000000000000000000"
+                               "0000000000000000000000000000000000000000000000000000000000000000";
+
+static bool is_tchar(unsigned char c) { return TCHAR[c] == '1'; }
 
 /* RFC 9110 5.5: field-vchar, SP, HTAB and obs-text; never CR, LF, NUL or
  * another control character. */
 static bool is_field_char(unsigned char c) {
     return c == '\t' || (c >= 0x20 && c != 0x7f);
 }
+
+/* Marks what ends a header value: controls (HTAB among them, which a value
+ * may hold) and DEL. */
+static uint64_t controls(uint64_t word) { return swar_below(word, 0x20) | swar_equal(word, 0x7f); }
+
+/* Marks what ends a request target: SP and below, DEL and above. */
+static uint64_t target_end(uint64_t word) { return swar_below(word, 0x21) | swar_from(word, 0x7f); }
 
 static bool is_ows(char c) { return c == ' ' || c == '\t'; }
 
@@ -77,9 +89,7 @@ static bool parse_request_line(const char *line, size_t len, struct http_request
     }
     req->method = (struct http_slice){line, (size_t)(p - line)};
     const char *target = ++p;
-    while (p < end && (unsigned char)*p > 0x20 && (unsigned char)*p < 0x7f) {
-        p++;
-    }
+    p = swar_find(p, end, target_end, ' ');
     if (p == target || p == end || *p != ' ') {
         *status = 400, *why = "malformed request line";
         return false;
@@ -118,35 +128,41 @@ static bool parse_request_line(const char *line, size_t len, struct http_request
     return true;
 }
 
-/* name ":" OWS value OWS (RFC 9112 5). */
-static bool parse_header_line(const char *line, size_t len, struct http_header *header,
+/* name ":" OWS value OWS CRLF (RFC 9112 5), the line at `line`, which
+ * ends at the first CRLF before `limit` (there is one); *next is set past
+ * it. The value is read to its first control character, eight bytes at a
+ * time, which must be that CRLF: the scan finds the line's end and checks
+ * the value at once. */
+static bool parse_header_line(const char *line, const char *limit, struct http_header *header, const char **next,
                               int *status, const char **why) {
-    const char *end = line + len;
     const char *p = line;
-    while (p < end && is_tchar((unsigned char)*p)) {
-        p++;
+    while (is_tchar((unsigned char)*p)) {
+        p++; /* no end test: the line's CR stops it */
     }
-    if (p == line || p == end || *p != ':') {
+    if (p == line || *p != ':') {
         /* Covers obs-fold (a line starting with whitespace) and whitespace
          * before the colon, both of which RFC 9112 says to reject. */
         *status = 400, *why = "malformed header line";
         return false;
     }
     header->name = (struct http_slice){line, (size_t)(p - line)};
-    p++;
-    for (const char *c = p; c < end; c++) {
-        if (!is_field_char((unsigned char)*c)) {
-            *status = 400, *why = "a header value holds a control character";
-            return false;
-        }
+    const char *value = p + 1;
+    const char *end = value;
+    while ((end = swar_find(end, limit, controls, '\r')) < limit && *end == '\t') {
+        end++;
     }
-    while (p < end && is_ows(*p)) {
-        p++;
+    if (limit - end < 2 || end[0] != '\r' || end[1] != '\n') {
+        *status = 400, *why = "a header value holds a control character";
+        return false;
     }
-    while (end > p && is_ows(end[-1])) {
+    *next = end + 2;
+    while (value < end && is_ows(*value)) {
+        value++;
+    }
+    while (end > value && is_ows(end[-1])) {
         end--;
     }
-    header->value = (struct http_slice){p, (size_t)(end - p)};
+    header->value = (struct http_slice){value, (size_t)(end - value)};
     return true;
 }
 
@@ -251,16 +267,14 @@ enum http_parse_result http_parse_head(const char *buf, size_t len, size_t *scan
         return HTTP_INVALID;
     }
     for (const char *p = headers; p < headers_end;) {
-        const char *crlf = find_crlf(p, headers_end);
         if (req->header_count == HTTP_MAX_HEADERS) {
             *status = 431, *why = "more than 64 headers";
             return HTTP_INVALID;
         }
-        if (!parse_header_line(p, (size_t)(crlf - p), &req->headers[req->header_count], status, why)) {
+        if (!parse_header_line(p, headers_end, &req->headers[req->header_count], &p, status, why)) {
             return HTTP_INVALID;
         }
         req->header_count++;
-        p = crlf + 2;
     }
     return check_headers(req, status, why) ? HTTP_COMPLETE : HTTP_INVALID;
 }
@@ -334,10 +348,11 @@ enum http_parse_result http_parse_chunked(char *buf, size_t len, bool decode, si
             *body_len = body;
             return HTTP_COMPLETE;
         }
-        if (!parse_header_line(buf + pos, (size_t)(line_end - buf) - pos, &ignored, status, why)) {
+        const char *next;
+        if (!parse_header_line(buf + pos, line_end + 2, &ignored, &next, status, why)) {
             return HTTP_INVALID;
         }
-        pos = (size_t)(line_end - buf) + 2;
+        pos = (size_t)(next - buf);
     }
 }
 

@@ -324,3 +324,30 @@ def test_header_names_are_tokens_byte_by_byte(server: Server) -> None:
             continue  # these end the name or the line: other tests' cases
         raw = b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-" + bytes([byte]) + b"a: 1\r\n\r\n"
         assert status_of(server, raw) == (200 if byte in tchar else 400), f"byte {byte:#04x}"
+
+
+def test_header_values_refuse_controls_and_del_at_every_place_of_a_word(server: Server) -> None:
+    # RFC 9110 5.5: a value is field-vchar, SP, HTAB and obs-text. The parser
+    # reads values eight bytes at a time, so each byte is tried at every
+    # place of a word, in a whole word and in the padded tail.
+    for byte in range(256):
+        if byte in b"\r\n":
+            continue  # these end the line: other tests' cases
+        allowed = byte == 0x09 or (byte >= 0x20 and byte != 0x7F)
+        for before in (0, 3, 7, 8, 12):
+            value = b"v" * before + bytes([byte]) + b"w" * (12 - before)
+            raw = b"GET /healthz HTTP/1.1\r\nX-Value: " + value + b"\r\nHost: x\r\n\r\n"
+            assert status_of(server, raw) == (200 if allowed else 400), f"byte {byte:#04x} after {before}"
+
+
+def test_request_targets_refuse_controls_space_del_and_above(server: Server) -> None:
+    # RFC 9112 3.2: a target is visible ASCII; the scan ends at SP or any
+    # byte outside it, and then the line is malformed.
+    for byte in range(256):
+        if byte in b"\r\n#%":
+            continue  # line ends, fragments, escapes: other tests' cases
+        allowed = 0x20 < byte < 0x7F
+        for before in (0, 5, 9):
+            target = b"/healthz?" + b"q" * before + bytes([byte]) + b"r" * 3
+            assert status_of(server, b"GET " + target + b" HTTP/1.1\r\nHost: x\r\n\r\n") == (
+                200 if allowed else 400), f"byte {byte:#04x} after {before}"
