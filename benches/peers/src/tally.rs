@@ -41,10 +41,17 @@ impl Tally {
         &self.slots[(seq % self.slots.len() as u64) as usize]
     }
 
-    /// Counts one delivery of message `seq`.
-    pub fn deliver(&self, seq: u64) {
-        self.delivered.fetch_add(1, Relaxed);
-        if self.slot(seq).fetch_add(1, Relaxed) + 1 == self.expected {
+    /// Counts one delivery of each message in `seqs`: what one read
+    /// brought a subscriber, so that the shared counter and the wake-up
+    /// are paid once a read, not once a delivery.
+    pub fn deliver(&self, seqs: impl IntoIterator<Item = u64>) {
+        let (mut count, mut completed) = (0, false);
+        for seq in seqs {
+            count += 1;
+            completed |= self.slot(seq).fetch_add(1, Relaxed) + 1 == self.expected;
+        }
+        self.delivered.fetch_add(count, Relaxed);
+        if completed {
             self.progress.notify_waiters();
         }
     }
@@ -110,5 +117,50 @@ impl Tally {
             }
             progress.await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A read's worth of deliveries counts each message once per delivery,
+    /// completes messages in order, and opens the window as they complete.
+    #[test]
+    fn batches_complete_messages_in_order_and_open_the_window() {
+        let tally = Tally::new(2, 2);
+        assert!(tally.admits(1) && !tally.admits(2));
+        tally.deliver([0, 1, 1]);
+        assert_eq!((tally.delivered(), tally.completed()), (3, 0));
+        assert_eq!(tally.first_incomplete(), (0, 1));
+        tally.deliver([0]);
+        assert_eq!((tally.delivered(), tally.completed()), (4, 2));
+        assert!(tally.admits(3) && !tally.admits(4));
+        tally.deliver(std::iter::empty());
+        assert_eq!(tally.delivered(), 4);
+    }
+
+    /// A publisher waiting for room wakes when a batch completes the
+    /// message that holds the window.
+    #[test]
+    fn a_batch_that_completes_a_message_wakes_a_waiting_publisher() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .expect("a runtime");
+        runtime.block_on(async {
+            let tally = std::sync::Arc::new(Tally::new(1, 1));
+            let waiting = tokio::spawn({
+                let tally = tally.clone();
+                async move { tally.admit(1).await }
+            });
+            tokio::task::yield_now().await;
+            assert!(!waiting.is_finished());
+            tally.deliver([0]);
+            tokio::time::timeout(std::time::Duration::from_secs(5), waiting)
+                .await
+                .expect("woken")
+                .expect("no panic");
+        });
     }
 }

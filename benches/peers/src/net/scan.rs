@@ -30,6 +30,11 @@ impl StampStream {
         self.wire.received_ns()
     }
 
+    /// The payloads already read and scanned, in order.
+    pub fn take_ready(&mut self) -> impl Iterator<Item = Stamp> + '_ {
+        self.ready.drain(..)
+    }
+
     /// The next payload received; `None` once the connection has ended.
     pub async fn next(&mut self) -> Option<Stamp> {
         loop {

@@ -138,6 +138,11 @@ impl Stream {
         self.body.received_ns()
     }
 
+    /// The deliveries already read and parsed, in order.
+    pub fn take_ready(&mut self) -> impl Iterator<Item = Delivery> + '_ {
+        self.ready.drain(..)
+    }
+
     /// The next delivery; `None` once the stream has ended or failed.
     pub async fn next(&mut self) -> Option<Delivery> {
         loop {

@@ -114,6 +114,20 @@ impl Subscription {
         }
     }
 
+    /// Waits for the next delivery, then appends it and every other one
+    /// already read to `out`; false once the connection has ended.
+    pub async fn next_batch(&mut self, out: &mut Vec<Delivery>) -> bool {
+        let Some(first) = self.next().await else {
+            return false;
+        };
+        out.push(first);
+        match self {
+            Subscription::Sse(stream) => out.extend(stream.take_ready()),
+            Subscription::Scan(stream) => out.extend(stream.take_ready().map(Delivery::Message)),
+        }
+        true
+    }
+
     /// When the read that carried the last delivery returned: its receive
     /// time for latency ([`Wire`](super::wire::Wire) reads the clock).
     pub fn received_ns(&self) -> u64 {

@@ -141,31 +141,39 @@ impl Shared {
         std::mem::take(&mut *self.latency.lock().expect("not poisoned"))
     }
 
-    /// Counts `delivery`, received at `received_ns`.
-    fn receive(&self, delivery: Delivery, received_ns: u64, ready: &mut bool) {
-        let stamp = match delivery {
-            Delivery::Gap => {
-                self.gaps.fetch_add(1, Relaxed);
-                return;
-            }
-            Delivery::Message(stamp) if stamp.is_probe() => {
-                if !*ready {
-                    *ready = true;
-                    self.ready.fetch_add(1, Relaxed);
-                }
-                return;
-            }
-            Delivery::Message(stamp) => stamp,
+    /// Counts `deliveries`, what one subscriber's reads brought, the last
+    /// of which returned at `received_ns`. Shared counters and the latency
+    /// lock are taken once for all of them: once a delivery, they were a
+    /// tenth of the client's time at 1,000 subscribers (perf).
+    fn receive(&self, deliveries: &[Delivery], received_ns: u64, ready: &mut bool) {
+        let messages = || {
+            deliveries.iter().filter_map(|delivery| match delivery {
+                Delivery::Message(stamp) if !stamp.is_probe() => Some(stamp),
+                _ => None,
+            })
         };
         if let Some(tally) = &self.tally {
-            tally.deliver(stamp.seq);
+            tally.deliver(messages().map(|stamp| stamp.seq));
         }
-        if (self.measured_from.load(Relaxed)..self.measured_until.load(Relaxed))
-            .contains(&stamp.seq)
-        {
-            self.measured.fetch_add(1, Relaxed);
-            let latency = received_ns.saturating_sub(stamp.sent_ns);
-            self.latency.lock().expect("not poisoned").record(latency);
+        let gaps = deliveries.iter().filter(|d| **d == Delivery::Gap).count();
+        if gaps > 0 {
+            self.gaps.fetch_add(gaps as u64, Relaxed);
+        }
+        let is_probe = |d: &Delivery| matches!(d, Delivery::Message(stamp) if stamp.is_probe());
+        if !*ready && deliveries.iter().any(is_probe) {
+            *ready = true;
+            self.ready.fetch_add(1, Relaxed);
+        }
+        let window = self.measured_from.load(Relaxed)..self.measured_until.load(Relaxed);
+        let (mut latency, mut measured) = (None, 0);
+        for stamp in messages().filter(|stamp| window.contains(&stamp.seq)) {
+            measured += 1;
+            latency
+                .get_or_insert_with(|| self.latency.lock().expect("not poisoned"))
+                .record(received_ns.saturating_sub(stamp.sent_ns));
+        }
+        if measured > 0 {
+            self.measured.fetch_add(measured, Relaxed);
         }
     }
 }
@@ -186,9 +194,10 @@ async fn subscribe_all(
         .try_for_each(|mut subscription: Subscription| {
             let shared = shared.clone();
             tokio::spawn(async move {
-                let mut ready = false;
-                while let Some(delivery) = subscription.next().await {
-                    shared.receive(delivery, subscription.received_ns(), &mut ready);
+                let (mut ready, mut deliveries) = (false, Vec::new());
+                while subscription.next_batch(&mut deliveries).await {
+                    shared.receive(&deliveries, subscription.received_ns(), &mut ready);
+                    deliveries.clear();
                 }
             });
             async { Ok(()) }
