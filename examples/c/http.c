@@ -185,11 +185,14 @@ static bool parse_content_length(struct http_slice value, size_t *out) {
 static bool check_headers(struct http_request *req, int *status, const char **why) {
     size_t hosts = 0;
     size_t lengths = 0;
+    bool connection = false;
     req->keep_alive = req->minor_version == 1;
     for (size_t i = 0; i < req->header_count; i++) {
         const struct http_header *h = &req->headers[i];
         if (http_slice_is_nocase(h->name, "host")) {
             hosts++;
+        } else if (http_slice_is_nocase(h->name, "connection")) {
+            connection = true; /* read below, for its tokens */
         } else if (http_slice_is_nocase(h->name, "content-length")) {
             if (++lengths > 1 || !parse_content_length(h->value, &req->content_length)) {
                 *status = 400, *why = "bad Content-Length";
@@ -223,9 +226,9 @@ static bool check_headers(struct http_request *req, int *status, const char **wh
         *status = 413, *why = "the body is larger than 64 KiB";
         return false;
     }
-    if (http_header_has_token(req, "connection", "close")) {
+    if (connection && http_header_has_token(req, "connection", "close")) {
         req->keep_alive = false;
-    } else if (http_header_has_token(req, "connection", "keep-alive")) {
+    } else if (connection && http_header_has_token(req, "connection", "keep-alive")) {
         req->keep_alive = true;
     }
     return true;

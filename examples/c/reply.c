@@ -7,17 +7,20 @@
 
 #include "server.h"
 
-/* The Date header (RFC 9110 6.6.1), formatted once per second. */
-static const char *http_date(void) {
+/* The Date header's value (RFC 9110 6.6.1) and its length, formatted once
+ * per second. */
+static const char *http_date(size_t *len) {
     static char text[40];
+    static size_t text_len;
     static time_t formatted_at = (time_t)-1;
     time_t now = time(NULL);
     if (now != formatted_at) {
         struct tm tm;
         gmtime_r(&now, &tm);
-        strftime(text, sizeof text, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+        text_len = strftime(text, sizeof text, "%a, %d %b %Y %H:%M:%S GMT", &tm);
         formatted_at = now;
     }
+    *len = text_len;
     return text;
 }
 
@@ -31,10 +34,13 @@ void reply_start(struct reply *reply, const struct reply_to *to, int status) {
     head_buffer.len = 0;
     *reply = (struct reply){.head = &head_buffer, .status = status};
     const char *reason = http_reason(status);
-    const char *date = http_date();
-    reply_add(reply, buf_append(reply->head, "HTTP/1.1 ", 9) && buf_append_decimal(reply->head, (size_t)status) &&
-                         buf_append(reply->head, " ", 1) && buf_append(reply->head, reason, strlen(reason)) &&
-                         buf_append(reply->head, "\r\nDate: ", 8) && buf_append(reply->head, date, strlen(date)) &&
+    size_t date_len;
+    const char *date = http_date(&date_len);
+    /* Statuses are three digits (RFC 9110 15). */
+    char code[4] = {(char)('0' + status / 100 % 10), (char)('0' + status / 10 % 10), (char)('0' + status % 10), ' '};
+    reply_add(reply, buf_append(reply->head, "HTTP/1.1 ", 9) && buf_append(reply->head, code, sizeof code) &&
+                         buf_append(reply->head, reason, strlen(reason)) &&
+                         buf_append(reply->head, "\r\nDate: ", 8) && buf_append(reply->head, date, date_len) &&
                          buf_append(reply->head, "\r\nVary: Origin\r\n", 16));
     if (to->origin.len > 0) {
         reply_header_n(reply, "Access-Control-Allow-Origin", to->origin.ptr, to->origin.len);
