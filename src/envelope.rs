@@ -21,6 +21,8 @@
 
 use base64::Engine as _;
 
+use std::ops::Range;
+
 use crate::digits::{decimal_len, push_decimal, HEX_DIGITS};
 use crate::message::{Message, PayloadKind};
 use crate::position::Position;
@@ -193,10 +195,28 @@ pub(crate) fn event_name(message: &Message) -> &str {
 
 /// Writes a message's envelope; see the module docs.
 pub fn write_message(out: &mut Vec<u8>, topic: &str, key: Position, message: &Message) {
-    // Keys, topics and event types are ASCII without quotes or backslashes
-    // (see `crate::name` and `crate::position`), so they need no escaping.
     out.extend_from_slice(ID_FIELD);
     key.write_key(out);
+    write_after_id(out, topic, message);
+}
+
+/// [`write_message`] for a writer whose buffer holds the key's text already
+/// at `key` (an SSE event's id): copied from there, not rendered again.
+pub(crate) fn write_message_copying_key(
+    out: &mut Vec<u8>,
+    topic: &str,
+    key: Range<usize>,
+    message: &Message,
+) {
+    out.extend_from_slice(ID_FIELD);
+    out.extend_from_within(key);
+    write_after_id(out, topic, message);
+}
+
+/// The envelope after its key.
+fn write_after_id(out: &mut Vec<u8>, topic: &str, message: &Message) {
+    // Keys, topics and event types are ASCII without quotes or backslashes
+    // (see `crate::name` and `crate::position`), so they need no escaping.
     out.extend_from_slice(TOPIC_FIELD);
     out.extend_from_slice(topic.as_bytes());
     out.extend_from_slice(SEQ_FIELD);

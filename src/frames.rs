@@ -199,22 +199,25 @@ const DATA_FIELD: &[u8] = b"\ndata: ";
 const END: &[u8] = b"\n\n";
 
 /// Appends an SSE event whose data is the envelope `write_envelope`
-/// writes; returns where the envelope starts in `out`.
+/// writes, which is told where in `out` the id's text is; returns where the
+/// envelope starts in `out`.
 fn write_sse_event(
     out: &mut Vec<u8>,
     id: Position,
     event: &str,
-    write_envelope: impl FnOnce(&mut Vec<u8>),
+    write_envelope: impl FnOnce(&mut Vec<u8>, Range<usize>),
 ) -> usize {
     // Ids are keys and events are checked names: neither can hold CR, LF or
     // NUL, so they go into their fields as they are.
     out.extend_from_slice(ID_FIELD);
+    let id_start = out.len();
     id.write_key(out);
+    let id_text = id_start..out.len();
     out.extend_from_slice(EVENT_FIELD);
     out.extend_from_slice(event.as_bytes());
     out.extend_from_slice(DATA_FIELD);
     let start = out.len();
-    write_envelope(out);
+    write_envelope(out, id_text);
     out.extend_from_slice(END);
     start
 }
@@ -228,9 +231,12 @@ fn write_sse_event(
 pub(crate) fn encode_message(topic: &str, key: Position, message: &Message) -> Box<[u8]> {
     let mut cache = Vec::with_capacity(encoded_len(topic, key, message));
     cache.push(0);
-    let start = write_sse_event(&mut cache, key, envelope::event_name(message), |out| {
-        envelope::write_message(out, topic, key, message)
-    });
+    let start = write_sse_event(
+        &mut cache,
+        key,
+        envelope::event_name(message),
+        |out, key| envelope::write_message_copying_key(out, topic, key, message),
+    );
     cache[0] = (start - 1) as u8;
     cache.into_boxed_slice()
 }
@@ -258,7 +264,7 @@ pub(crate) fn cached(cache: &[u8]) -> Frames<'_> {
 /// `from` is the key the client sent, as it sent it.
 pub fn gap(topic: &str, from: &str, to: Position) -> OwnedFrames {
     let mut buf = Vec::with_capacity(128 + topic.len() + from.len());
-    let start = write_sse_event(&mut buf, to, "gap", |out| {
+    let start = write_sse_event(&mut buf, to, "gap", |out, _| {
         envelope::write_gap(out, topic, from, to)
     });
     OwnedFrames { buf, start }
