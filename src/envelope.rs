@@ -19,9 +19,9 @@
 //!   can be placed inside an HTML `<script>` element as a JavaScript
 //!   expression and cannot end the element or break the expression.
 
-use base64::Engine as _;
-
 use std::ops::Range;
+
+use base64::Engine as _;
 
 use crate::digits::{decimal_len, push_decimal, HEX_DIGITS};
 use crate::message::{Message, PayloadKind};
