@@ -87,6 +87,7 @@ mod stats;
 mod subscription;
 mod sync;
 mod topic;
+mod utf8;
 pub mod wake;
 pub mod ws;
 

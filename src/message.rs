@@ -77,9 +77,9 @@ impl<'a> Payload<'a> {
         }
         match self.kind {
             PayloadKind::Binary => Ok(()),
-            PayloadKind::Text => std::str::from_utf8(self.bytes)
+            PayloadKind::Text => crate::utf8::utf8(self.bytes)
                 .map(drop)
-                .map_err(|_| Error::InvalidUtf8),
+                .ok_or(Error::InvalidUtf8),
             PayloadKind::Json => validate_json(self.bytes),
         }
     }
@@ -90,7 +90,7 @@ impl<'a> Payload<'a> {
 pub(crate) fn validate_json(bytes: &[u8]) -> Result<()> {
     use serde::de::{Deserializer as _, IgnoredAny};
     // UTF-8 first: serde_json does not check the bytes of strings it skips.
-    let text = std::str::from_utf8(bytes).map_err(|_| Error::InvalidUtf8)?;
+    let text = crate::utf8::utf8(bytes).ok_or(Error::InvalidUtf8)?;
     let mut reader = serde_json::Deserializer::from_str(text);
     reader
         .deserialize_ignored_any(IgnoredAny)

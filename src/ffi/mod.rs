@@ -89,7 +89,7 @@ pub(crate) unsafe fn bytes_arg<'a>(ptr: *const u8, len: usize) -> FfiResult<&'a 
 pub(crate) unsafe fn str_arg<'a>(ptr: *const c_char, len: usize) -> FfiResult<&'a str> {
     // SAFETY: forwarded contract.
     let bytes = unsafe { bytes_arg(ptr.cast(), len) }?;
-    std::str::from_utf8(bytes).map_err(|_| pushbus_status::PUSHBUS_INVALID_UTF8)
+    crate::utf8::utf8(bytes).ok_or(pushbus_status::PUSHBUS_INVALID_UTF8)
 }
 
 /// Like `str_arg`, but NULL means "absent".
