@@ -6,14 +6,20 @@
 
 #include "swar.h"
 
+/* The bytes of a room name, [A-Za-z0-9_-], as '1' in a byte per byte
+ * value, 64 to a line: one load a byte, where five range tests a byte were
+ * 190 instructions a POST (callgrind). */
+static const char ROOM_BYTES[257] = "0000000000000000000000000000000000000000000001001111111111000000"
+                                    "0111111111111111111111111110000101111111111111111111111111100000"
+                                    "0000000000000000000000000000000000000000000000000000000000000000"
+                                    "0000000000000000000000000000000000000000000000000000000000000000";
+
 bool room_parse(const char *text, size_t len, struct room *out) {
     if (len < 1 || len > CHAT_MAX_ROOM) {
         return false;
     }
     for (size_t i = 0; i < len; i++) {
-        char c = text[i];
-        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
-        if (!ok) {
+        if (ROOM_BYTES[(unsigned char)text[i]] != '1') {
             return false;
         }
     }

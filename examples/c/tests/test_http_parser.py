@@ -351,3 +351,16 @@ def test_request_targets_refuse_controls_space_del_and_above(server: Server) -> 
             target = b"/healthz?" + b"q" * before + bytes([byte]) + b"r" * 3
             assert status_of(server, b"GET " + target + b" HTTP/1.1\r\nHost: x\r\n\r\n") == (
                 200 if allowed else 400), f"byte {byte:#04x} after {before}"
+
+
+def test_room_names_are_checked_byte_by_byte(server: Server) -> None:
+    # CHAT_API.md: a room is 1-64 of [A-Za-z0-9_-]; anything else is a 400
+    # (or a 404 when the byte is a '/' that moves the route).
+    room_bytes = set(b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_-")
+    for byte in range(256):
+        raw = f"GET /rooms/r%{byte:02X}s/poll HTTP/1.1\r\nHost: x\r\n\r\n".encode()
+        status = status_of(server, raw)
+        if byte in room_bytes:
+            assert status == 200, f"byte {byte:#04x}"
+        else:
+            assert status in (400, 404), f"byte {byte:#04x}: {status}"
