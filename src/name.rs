@@ -45,16 +45,27 @@ fn check_token(token: &str) -> std::result::Result<(), String> {
     }
 }
 
-/// `[A-Za-z0-9_-]`, by byte: one load a byte on the publish path.
-const NAME_BYTES: [bool; 256] = {
+/// `[A-Za-z0-9_-]` and the bytes of `extra`, by byte: one load a byte on
+/// the publish path.
+const fn name_bytes_and(extra: &[u8]) -> [bool; 256] {
     let mut table = [false; 256];
     let mut b = 0;
     while b < 256 {
         table[b] = is_name_byte(b as u8);
         b += 1;
     }
+    let mut i = 0;
+    while i < extra.len() {
+        table[extra[i] as usize] = true;
+        i += 1;
+    }
     table
-};
+}
+
+/// The bytes of a topic's tokens.
+const NAME_BYTES: [bool; 256] = name_bytes_and(b"");
+/// The bytes of an event type (every publish that names one checks it).
+const EVENT_BYTES: [bool; 256] = name_bytes_and(b".:");
 
 /// True when `name` is a valid topic name: the same rule as the checks
 /// below (1 to `max_len` bytes, tokens of name bytes between single dots),
@@ -156,10 +167,7 @@ impl Pattern {
 /// reach an SSE `event:` field, so no event type can start a new field.
 pub fn check_event(event: &str) -> Result<()> {
     check_len(event, MAX_EVENT_LEN).map_err(Error::InvalidEvent)?;
-    if let Some(b) = event
-        .bytes()
-        .find(|&b| !(is_name_byte(b) || b == b'.' || b == b':'))
-    {
+    if let Some(b) = event.bytes().find(|&b| !EVENT_BYTES[usize::from(b)]) {
         return Err(Error::InvalidEvent(format!(
             "character {:?} is not allowed (use A-Z a-z 0-9 _ - . :)",
             char::from(b)
@@ -274,6 +282,15 @@ mod tests {
                 matches!(check_event(event), Err(Error::InvalidEvent(_))),
                 "{event:?}"
             );
+        }
+    }
+
+    #[test]
+    fn event_types_are_checked_byte_by_byte() {
+        for byte in 0..128u8 {
+            let event = format!("a{}z", char::from(byte));
+            let allowed = byte.is_ascii_alphanumeric() || b"_-.:".contains(&byte);
+            assert_eq!(check_event(&event).is_ok(), allowed, "byte {byte:#04x}");
         }
     }
 
