@@ -133,7 +133,7 @@ static void wrong_method(const struct request *q, const char *allowed) {
 static void route_room(const struct request *q, const char *rest, size_t rest_len) {
     const char *slash = memchr(rest, '/', rest_len);
     const struct room_route *route = NULL;
-    for (size_t i = 0; slash != NULL && i < sizeof ROOM_ROUTES / sizeof ROOM_ROUTES[0]; i++) {
+    for (size_t i = 0; slash != NULL && route == NULL && i < sizeof ROOM_ROUTES / sizeof ROOM_ROUTES[0]; i++) {
         struct http_slice action = {slash + 1, (size_t)(rest + rest_len - slash - 1)};
         if (http_slice_is(action, ROOM_ROUTES[i].action)) {
             route = &ROOM_ROUTES[i];
