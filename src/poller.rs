@@ -58,6 +58,7 @@ pub(crate) enum Ready {
     /// A topic matching one of the subscription's patterns was created.
     Attach {
         subscription: u64,
+        lag_policy: LagPolicy,
         topic: Arc<Topic>,
     },
 }
@@ -109,42 +110,59 @@ impl CursorRef {
 /// A topic where a subscription holds a client's presence, and the client.
 type HeldPresence = (Arc<Topic>, Box<str>);
 
-/// A subscription, as its poller keeps it: 24 bytes, as idle subscriptions
+/// A subscription, as its poller keeps it: 16 bytes, as idle subscriptions
 /// are most of a server's memory (W4 allows 128 bytes each, its map entry
-/// and the group member included). Most subscriptions read one topic and
-/// hold no presence, so the first cursor is inline and the rest behind one
-/// pointer that is usually null.
+/// and the group member included). Most subscriptions read one concrete
+/// topic and hold no presence: their first cursor is inline, and everything
+/// else is behind one pointer that is then null. Their lag policy is in
+/// their group member's tag; a pattern's is in its [`PatternWatch`].
 #[derive(Debug)]
 struct SubscriptionState {
     /// The first cursor, or [`CursorRef::NONE`].
     first: CursorRef,
-    lag_policy: LagPolicy,
-    /// Whether it asked for a single concrete topic (its token is a key).
-    single_topic: bool,
-    has_patterns: bool,
     rest: Option<Box<Rest>>,
 }
 
 // The size W4 counts on: growing it should be a decision, not an accident.
-const _: () = assert!(std::mem::size_of::<SubscriptionState>() == 24);
+const _: () = assert!(std::mem::size_of::<SubscriptionState>() == 16);
 
-/// What few subscriptions have: cursors after the first, and presence,
-/// released when the subscription closes.
+/// What few subscriptions have.
 #[derive(Debug, Default)]
 struct Rest {
+    /// Subscribed to several topics or to patterns: its token is composite
+    /// even while it reads one topic.
+    composite: bool,
+    has_patterns: bool,
+    /// Cursors after the first.
     cursors: Vec<CursorRef>,
+    /// Presence it holds, released when it closes.
     presence: Vec<HeldPresence>,
 }
 
 impl SubscriptionState {
-    fn new(lag_policy: LagPolicy, single_topic: bool, has_patterns: bool) -> Self {
+    /// A subscription to one concrete topic when `single_topic`; else to
+    /// several, or to patterns when `has_patterns`.
+    fn new(single_topic: bool, has_patterns: bool) -> Self {
+        let rest = (!single_topic).then(|| {
+            Box::new(Rest {
+                composite: true,
+                has_patterns,
+                ..Rest::default()
+            })
+        });
         SubscriptionState {
             first: CursorRef::NONE,
-            lag_policy,
-            single_topic,
-            has_patterns,
-            rest: None,
+            rest,
         }
+    }
+
+    /// Whether it asked for a single concrete topic (its token is a key).
+    fn single_topic(&self) -> bool {
+        !self.rest.as_ref().is_some_and(|rest| rest.composite)
+    }
+
+    fn has_patterns(&self) -> bool {
+        self.rest.as_ref().is_some_and(|rest| rest.has_patterns)
     }
 
     /// One per topic read, in the order they were added.
@@ -260,13 +278,10 @@ impl Poller {
         let id = self.bus.next_subscription_id();
         consumer.subscriptions.insert(
             id,
-            SubscriptionState::new(
-                options.lag_policy.unwrap_or(config.lag_policy),
-                single_topic,
-                !patterns.is_empty(),
-            ),
+            SubscriptionState::new(single_topic, !patterns.is_empty()),
         );
-        let attached = self.attach_all(&mut consumer, id, &topics, patterns, &start);
+        let lag_policy = options.lag_policy.unwrap_or(config.lag_policy);
+        let attached = self.attach_all(&mut consumer, id, lag_policy, &topics, patterns, &start);
         if !consumer.taken.is_empty() {
             self.queue.push_front_all(consumer.taken.drain(..));
         }
@@ -285,21 +300,24 @@ impl Poller {
         &self,
         consumer: &mut Consumer,
         id: u64,
+        lag_policy: LagPolicy,
         topics: &[&str],
         patterns: Vec<Pattern>,
         start: &Start,
     ) -> Result<()> {
+        let from = From::Start(start);
         for name in topics {
-            while !self.attach(consumer, id, &self.bus.topic(name)?, From::Start(start)) {}
+            while !self.attach(consumer, id, lag_policy, &self.bus.topic(name)?, from) {}
         }
         for pattern in patterns {
             let watch = PatternWatch {
                 pattern,
                 subscription: id,
+                lag_policy,
                 queue: self.queue.clone(),
             };
             for topic in self.bus.registry.add_pattern(watch) {
-                self.attach(consumer, id, &topic, From::Start(start));
+                self.attach(consumer, id, lag_policy, &topic, from);
             }
         }
         Ok(())
@@ -312,6 +330,7 @@ impl Poller {
         &self,
         consumer: &mut Consumer,
         subscription: u64,
+        lag_policy: LagPolicy,
         topic: &Arc<Topic>,
         from: From<'_>,
     ) -> bool {
@@ -359,7 +378,7 @@ impl Poller {
         };
         group
             .members
-            .push(Member::new(subscription, cursor, state.lag_policy));
+            .push(Member::new(subscription, cursor, lag_policy));
         if let Some(gap) = pending_gap {
             group.pending_gaps.push((subscription, gap));
         }
@@ -383,7 +402,7 @@ impl Poller {
             ..
         } = consumer;
         let state = subscriptions.remove(&subscription)?;
-        if state.has_patterns {
+        if state.has_patterns() {
             self.bus.registry.remove_patterns(subscription);
         }
         for &CursorRef { slot, member } in state.cursors() {
@@ -467,7 +486,7 @@ impl Poller {
             };
             Some((group.topic.name.to_string(), position))
         });
-        if state.single_topic {
+        if state.single_topic() {
             if let Some((_, position)) = positions.clone().next() {
                 return Ok(Token::Key(position));
             }
@@ -553,12 +572,13 @@ impl Poller {
                 Ready::Topic(watch) => watch,
                 Ready::Attach {
                     subscription,
+                    lag_policy,
                     topic,
                 } => {
                     // From the topic's first message: it was created after
                     // the pattern, so the subscription is owed all of it, and
                     // what was evicted before this attach is lag.
-                    self.attach(consumer, subscription, &topic, From::Beginning);
+                    self.attach(consumer, subscription, lag_policy, &topic, From::Beginning);
                     continue;
                 }
             };

@@ -19,6 +19,7 @@ use std::sync::Arc;
 
 use parking_lot::RwLock;
 
+use crate::config::LagPolicy;
 use crate::error::{Error, Result};
 use crate::name::Pattern;
 use crate::poller::Ready;
@@ -34,6 +35,8 @@ type Shard = RwLock<HashMap<Box<str>, Arc<Topic>>>;
 pub(crate) struct PatternWatch {
     pub pattern: Pattern,
     pub subscription: u64,
+    /// The subscription's, for the cursors of topics created later.
+    pub lag_policy: LagPolicy,
     pub queue: Arc<ReadyQueue<Ready>>,
 }
 
@@ -108,6 +111,7 @@ impl Registry {
             if watch.pattern.matches(name) {
                 watch.queue.push(Ready::Attach {
                     subscription: watch.subscription,
+                    lag_policy: watch.lag_policy,
                     topic: topic.clone(),
                 });
             }

@@ -356,6 +356,55 @@ fn lag_policy_close_ends_the_subscription_with_a_reason() {
     assert_eq!(bus.stats().lag_closes, 1);
 }
 
+/// A pattern's lag policy reaches the cursors of topics created after it,
+/// whichever policy the bus defaults to.
+#[test]
+fn a_patterns_lag_policy_holds_for_topics_created_later() {
+    let mut config = config();
+    config.ring_max_messages = 2;
+    let bus = Bus::new(config).unwrap();
+    let poller = bus.poller();
+    let closing = poller
+        .subscribe_with(
+            &["late.*"],
+            Start::Now,
+            SubscribeOptions {
+                lag_policy: Some(LagPolicy::Close),
+            },
+        )
+        .unwrap();
+    let gapping = poller.subscribe(&["late.*"], Start::Now).unwrap();
+    for i in 1..=5 {
+        text(&bus, "late.t", &i.to_string());
+    }
+    let seen = drain_all(&poller);
+    assert!(seen.contains(&Seen::Closed {
+        sub: closing,
+        reason: CloseReason::Lagged { lost: 3 }
+    }));
+    assert!(seen
+        .iter()
+        .any(|s| matches!(s, Seen::Gap { sub, .. } if *sub == gapping)));
+}
+
+/// Holding presence does not change what a one-topic subscription's
+/// position is: a key, not a composite token.
+#[test]
+fn presence_keeps_a_one_topic_position_a_key() {
+    let bus = bus();
+    let poller = bus.poller();
+    let sub = poller.subscribe(&["room"], Start::Now).unwrap();
+    poller.join(sub, "room", "ann", "{}").unwrap();
+    let key = text(&bus, "room", "hi");
+    drain_all(&poller);
+    assert_eq!(poller.position(sub).unwrap(), Token::Key(key));
+    let both = poller.subscribe(&["room", "other"], Start::Now).unwrap();
+    assert!(matches!(
+        poller.position(both).unwrap(),
+        Token::Composite(_)
+    ));
+}
+
 #[test]
 fn patterns_match_existing_and_later_topics() {
     let bus = bus();
