@@ -10,12 +10,8 @@ export async function startCuttableProxy(targetPort) {
   const sockets = new Set();
   let refusing = false;
   let target = targetPort;
-  let refusedSinceCut = 0;
-  let onRefusal = () => {};
   const server = net.createServer((client) => {
     if (refusing) {
-      refusedSinceCut += 1;
-      onRefusal();
       return client.destroy();
     }
     const upstream = net.connect(target, '127.0.0.1');
@@ -35,22 +31,7 @@ export async function startCuttableProxy(targetPort) {
     /** Drops every open connection and refuses new ones. */
     cut() {
       refusing = true;
-      refusedSinceCut = 0;
       for (const socket of sockets) socket.destroy();
-    },
-    /**
-     * Resolves once a new connection has been refused since the cut: the
-     * page met the outage, however late its transport's next request (a
-     * short poll's timer runs late on a loaded machine). Rejects after
-     * `timeoutMs`.
-     */
-    refusal(timeoutMs) {
-      if (refusedSinceCut > 0) return Promise.resolve();
-      return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`no connection was refused within ${timeoutMs} ms of the cut`)),
-          timeoutMs);
-        onRefusal = () => { clearTimeout(timer); onRefusal = () => {}; resolve(); };
-      });
     },
     restore() {
       refusing = false;

@@ -26,11 +26,14 @@ const RESUME_KEY = {
   longpoll: (r) => r.url.pathname.endsWith('/longpoll') && r.url.searchParams.get('key'),
   poll: (r) => r.url.pathname.endsWith('/poll') && r.url.searchParams.get('key'),
 };
-// Down at least this long, and until the page has met the refusal: longer
-// than the page's 2 s short-poll interval, and waited out on a loaded
-// machine, where a poll's timer can fire after the outage was over.
+// Down at least this long, and until the page's transport has met the
+// outage (the page says "reconnecting"): longer than the page's 2 s
+// short-poll interval, and waited out on a loaded machine, where a poll's
+// timer can fire after the outage was over. A refused connection alone is
+// not the sign: the page's presence refresh (every 3 s) can meet the
+// refusal while a late poll has not, and the poll then never fails.
 const DOWN_MS = 2500;
-const REFUSAL_WAIT_MS = 20000;
+const OUTAGE_WAIT_MS = 20000;
 const BUDGET_BYTES = 8192; // the 2 KiB preamble and a few messages
 
 async function assertShownOnce(chat, expected) {
@@ -65,7 +68,7 @@ export default function resume(suite) {
 
           proxy.cut();
           for (const text of ['during 1', 'during 2', 'during 3']) await postMessage(server.origin, room, 'ann', text);
-          await Promise.all([sleep(DOWN_MS), proxy.refusal(REFUSAL_WAIT_MS)]);
+          await Promise.all([sleep(DOWN_MS), chat.waitForState('reconnecting', OUTAGE_WAIT_MS)]);
           proxy.restore();
 
           await assertShownOnce(chat, ['before 1', 'before 2', 'during 1', 'during 2', 'during 3']);
