@@ -18,10 +18,6 @@ pub const MAX_EVENT_LEN: usize = 64;
 /// Longest presence client id, in bytes.
 pub const MAX_CLIENT_ID_LEN: usize = 128;
 
-const fn is_name_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b == b'_' || b == b'-'
-}
-
 fn check_len(text: &str, max_len: usize) -> std::result::Result<(), String> {
     if text.is_empty() {
         return Err("empty".to_owned());
@@ -36,7 +32,7 @@ fn check_token(token: &str) -> std::result::Result<(), String> {
     if token.is_empty() {
         return Err("empty token between dots".to_owned());
     }
-    match token.bytes().find(|&b| !is_name_byte(b)) {
+    match token.bytes().find(|&b| !NAME_BYTES[usize::from(b)]) {
         Some(b) => Err(format!(
             "character {:?} is not allowed (use A-Z a-z 0-9 _ - and . between tokens)",
             char::from(b)
@@ -51,7 +47,8 @@ const fn name_bytes_and(extra: &[u8]) -> [bool; 256] {
     let mut table = [false; 256];
     let mut b = 0;
     while b < 256 {
-        table[b] = is_name_byte(b as u8);
+        let byte = b as u8;
+        table[b] = byte.is_ascii_alphanumeric() || byte == b'_' || byte == b'-';
         b += 1;
     }
     let mut i = 0;

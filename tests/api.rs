@@ -314,6 +314,34 @@ fn a_lagging_subscriber_gets_a_gap_never_a_silent_loss() {
     );
 }
 
+fn subscribe_with_lag_policy(poller: &Poller, topic: &str, policy: LagPolicy) -> SubscriptionId {
+    let options = SubscribeOptions {
+        lag_policy: Some(policy),
+    };
+    poller
+        .subscribe_with(&[topic], Start::Now, options)
+        .unwrap()
+}
+
+/// Publishes five messages to `topic`, whose ring holds two, and drains:
+/// `closing` must have been closed for the three it lost.
+fn lag_behind_two_messages(
+    bus: &Bus,
+    poller: &Poller,
+    topic: &str,
+    closing: SubscriptionId,
+) -> Vec<Seen> {
+    for i in 1..=5 {
+        text(bus, topic, &i.to_string());
+    }
+    let seen = drain_all(poller);
+    assert!(seen.contains(&Seen::Closed {
+        sub: closing,
+        reason: CloseReason::Lagged { lost: 3 }
+    }));
+    seen
+}
+
 #[test]
 fn lag_policy_close_ends_the_subscription_with_a_reason() {
     let mut config = config();
@@ -322,23 +350,8 @@ fn lag_policy_close_ends_the_subscription_with_a_reason() {
     let bus = Bus::new(config).unwrap();
     let poller = bus.poller();
     let closing = poller.subscribe(&["t"], Start::Now).unwrap();
-    let gapping = poller
-        .subscribe_with(
-            &["t"],
-            Start::Now,
-            SubscribeOptions {
-                lag_policy: Some(LagPolicy::GapAndContinue),
-            },
-        )
-        .unwrap();
-    for i in 1..=5 {
-        text(&bus, "t", &i.to_string());
-    }
-    let seen = drain_all(&poller);
-    assert!(seen.contains(&Seen::Closed {
-        sub: closing,
-        reason: CloseReason::Lagged { lost: 3 }
-    }));
+    let gapping = subscribe_with_lag_policy(&poller, "t", LagPolicy::GapAndContinue);
+    let seen = lag_behind_two_messages(&bus, &poller, "t", closing);
     assert!(!seen
         .iter()
         .any(|s| matches!(s, Seen::Message { sub, .. } if *sub == closing)));
@@ -364,24 +377,9 @@ fn a_patterns_lag_policy_holds_for_topics_created_later() {
     config.ring_max_messages = 2;
     let bus = Bus::new(config).unwrap();
     let poller = bus.poller();
-    let closing = poller
-        .subscribe_with(
-            &["late.*"],
-            Start::Now,
-            SubscribeOptions {
-                lag_policy: Some(LagPolicy::Close),
-            },
-        )
-        .unwrap();
+    let closing = subscribe_with_lag_policy(&poller, "late.*", LagPolicy::Close);
     let gapping = poller.subscribe(&["late.*"], Start::Now).unwrap();
-    for i in 1..=5 {
-        text(&bus, "late.t", &i.to_string());
-    }
-    let seen = drain_all(&poller);
-    assert!(seen.contains(&Seen::Closed {
-        sub: closing,
-        reason: CloseReason::Lagged { lost: 3 }
-    }));
+    let seen = lag_behind_two_messages(&bus, &poller, "late.t", closing);
     assert!(seen
         .iter()
         .any(|s| matches!(s, Seen::Gap { sub, .. } if *sub == gapping)));
