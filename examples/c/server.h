@@ -14,8 +14,9 @@
 
 struct sub_route;
 
-/* Drains per loop turn (each of at most 256 events): sockets get their turn too. */
-enum { DRAIN_ROUNDS = 8 };
+/* Drains per loop turn, each of at most DRAIN_EVENTS (server.c) events: a
+ * turn hands out at most 131,072 deliveries, then sockets get their turn. */
+enum { DRAIN_ROUNDS = 32 };
 
 struct server {
     struct config config;

@@ -7,6 +7,8 @@ output limit."""
 from __future__ import annotations
 
 import json
+import os
+import signal
 import threading
 from typing import Iterator, List
 
@@ -33,6 +35,7 @@ class SseReader(threading.Thread):
         self.seqs: List[int] = []
         self.chunks = 0
         self.chunks_cutting_an_event = 0
+        self.messages_per_chunk: List[int] = []
         self.error: str | None = None
 
     def run(self) -> None:
@@ -56,6 +59,7 @@ class SseReader(threading.Thread):
                     if event.chunk_end:
                         self.chunks += 1
                         self.chunks_cutting_an_event += text != ""
+                        self.messages_per_chunk.append(len(self.texts) - sum(self.messages_per_chunk))
                 elif isinstance(event, (h11.EndOfMessage, h11.ConnectionClosed)):
                     return
         except Exception as error:  # reported by the test, not lost in the thread
@@ -120,8 +124,34 @@ def test_a_drains_events_share_a_chunk_of_whole_events(server: Server, room: str
     reader.wire.sock.close()
 
 
+def test_a_turn_hands_many_readers_a_whole_burst_each_in_one_chunk(server: Server, room: str) -> None:
+    # 64 readers x 50 messages is 3,200 deliveries, more than a turn took
+    # before (2,048): then each reader got its burst in pieces of 16, one
+    # write each. The server is stopped while the burst is sent, so that it
+    # reads all of it in one turn (one read of 16 KiB).
+    texts = [f"t{i}" for i in range(50)]
+    readers = open_readers(server, room, 64, len(texts))
+    burst = b"".join(request(f"/rooms/{room}/messages", "POST", body=json.dumps({"user": "u", "text": t}).encode())
+                     for t in texts)
+    assert len(burst) < 16 * 1024
+    with Wire(server.port) as wire:
+        wire.send(request("/healthz"))
+        assert (response := wire.response()) is not None and response.status == 200
+        os.kill(server.proc.pid, signal.SIGSTOP)
+        try:
+            wire.send(burst)
+        finally:
+            os.kill(server.proc.pid, signal.SIGCONT)
+        for _ in texts:
+            assert (response := wire.response("POST")) is not None and response.status == 201
+    assert_complete_in_order(readers, texts)
+    for reader in readers:
+        assert [n for n in reader.messages_per_chunk if n > 0] == [len(texts)]
+        reader.wire.sock.close()
+
+
 def test_a_resume_thousands_back_arrives_whole_across_full_writev_queues(room: str) -> None:
-    # One drain hands a resuming reader up to 2,048 events: more pieces than
+    # One drain hands a resuming reader all 3,000 events: more pieces than
     # one writev takes (IOV_MAX, 1,024), so its queue is written in the
     # middle of a drain, and the chunk being gathered is cut there.
     for server in start("coalescing-deep", {"REPLAY_MESSAGES": "4096"}):
