@@ -43,9 +43,14 @@ impl Stamp {
     /// Finds and decodes the payload anywhere in `bytes` (a raw payload, or
     /// an SSE event that embeds it).
     pub fn find(bytes: &[u8]) -> Option<Stamp> {
-        let start = memchr::memchr(MARKER, bytes)?;
-        let body = bytes.get(start + 1..start + STAMP_LEN)?;
-        if body[HEX] != b'.' {
+        Stamp::at(&bytes[memchr::memchr(MARKER, bytes)?..])
+    }
+
+    /// Decodes the payload at the start of `bytes`, which must begin with
+    /// its marker.
+    pub fn at(bytes: &[u8]) -> Option<Stamp> {
+        let body = bytes.get(1..STAMP_LEN)?;
+        if bytes[0] != MARKER || body[HEX] != b'.' {
             return None;
         }
         Some(Stamp {

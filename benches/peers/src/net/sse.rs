@@ -17,6 +17,10 @@ pub enum Delivery {
 
 /// The event line of every pushbus message.
 const MESSAGE_EVENT_LINE: &[u8] = b"event: message\n";
+/// The starts of the other lines read on the fast path, as pushbus and
+/// nchan write them.
+const DATA_PREFIX: &[u8] = b"data: ";
+const ID_PREFIX: &[u8] = b"id: ";
 
 #[derive(Default)]
 pub struct Parser {
@@ -54,6 +58,16 @@ impl Parser {
             } else if let Some(rest) = bytes.strip_prefix(MESSAGE_EVENT_LINE) {
                 self.event(b"message");
                 bytes = rest;
+            } else if let Some(rest) = bytes
+                .strip_prefix(DATA_PREFIX)
+                .and_then(|value| self.data(value))
+            {
+                bytes = rest;
+            } else if let Some(rest) = bytes
+                .strip_prefix(ID_PREFIX)
+                .and_then(|value| self.id(value))
+            {
+                bytes = rest;
             } else if let Some(end) = memchr::memchr(b'\n', bytes) {
                 self.line(&bytes[..end], out);
                 bytes = &bytes[end + 1..];
@@ -61,6 +75,40 @@ impl Parser {
                 return self.partial.extend_from_slice(bytes);
             }
         }
+    }
+
+    /// A whole `data: ` line, from its value on: reads its stamp if the
+    /// event has none yet, and returns what follows the line (`None` when
+    /// the read cut it, for the slow path). One pass finds the stamp's
+    /// marker or the line's end, whichever comes first; the search for the
+    /// end goes on from the marker. Searching the line for its end, then
+    /// again for the marker, read the first half of a pushbus line twice
+    /// (900 → 847 client instructions a delivery at W1 with 1,000
+    /// subscribers, with the `id: ` fast path; callgrind).
+    fn data<'a>(&mut self, value: &'a [u8]) -> Option<&'a [u8]> {
+        let first = memchr::memchr2(b'#', b'\n', value)?;
+        let end = if value[first] == b'\n' {
+            first
+        } else {
+            first + memchr::memchr(b'\n', &value[first..])?
+        };
+        if self.stamp.is_none() && first < end {
+            self.stamp = Stamp::at(&value[first..end]);
+        }
+        Some(&value[end + 1..])
+    }
+
+    /// A whole `id: ` line, from its value on; `None` when the read cut it.
+    fn id<'a>(&mut self, value: &'a [u8]) -> Option<&'a [u8]> {
+        let end = memchr::memchr(b'\n', value)?;
+        self.set_id(&value[..end]);
+        Some(&value[end + 1..])
+    }
+
+    fn set_id(&mut self, value: &[u8]) {
+        let value = value.strip_suffix(b"\r").unwrap_or(value);
+        self.last_id.clear();
+        self.last_id.extend_from_slice(value);
     }
 
     /// The `id:` of the last event that had one.
@@ -83,8 +131,7 @@ impl Parser {
         } else if let Some(value) = field(line, b"event") {
             self.event(value);
         } else if let Some(value) = field(line, b"id") {
-            self.last_id.clear();
-            self.last_id.extend_from_slice(value);
+            self.set_id(value);
         }
     }
 
@@ -238,6 +285,27 @@ mod tests {
             ]
         );
         assert_eq!(id, b"7");
+    }
+
+    #[test]
+    fn a_stamp_counts_only_in_its_own_line_and_event() {
+        // An event whose data has no stamp is no delivery, even when the
+        // next line or event has one; a later data line of the same event
+        // may carry it.
+        let mut stream =
+            b"id: a-1\nevent: message\ndata: {}\n\nid: a-2\r\nevent: message\ndata: x\ndata: "
+                .to_vec();
+        stream.extend_from_slice(&Stamp { seq: 8, sent_ns: 9 }.encode());
+        stream.extend_from_slice(b"\n\n");
+        for cut in 0..stream.len() {
+            let (deliveries, id) = parse(&[&stream[..cut], &stream[cut..]]);
+            assert_eq!(
+                deliveries,
+                vec![Delivery::Message(Stamp { seq: 8, sent_ns: 9 })],
+                "cut at {cut}"
+            );
+            assert_eq!(id, b"a-2", "cut at {cut}");
+        }
     }
 
     #[test]
