@@ -27,7 +27,10 @@ enum {
      * gets in one write: at 1,000 subscribers the former bound of 2,048
      * deliveries (256 x 8) gave 16 a write and 0.067 writes a delivery;
      * with 4,096 x 32, 58 and 0.017, and the server's CPU a delivery went
-     * from 0.31 to 0.17-0.22 us (server-cost.sh; Redis writes 0.018). */
+     * from 0.31 to 0.17-0.22 us (server-cost.sh; Redis writes 0.018). The
+     * price: a request that arrives during a long turn (tens of ms at
+     * most) waits for its end, and the turn's write queue stays allocated
+     * (peak RSS there 10.5 -> 16.8 MB). */
     DRAIN_EVENTS = 4096,
     ACCEPTS_PER_TURN = 64,
     ACCEPT_PAUSE_MS = 100, /* out of file descriptors: try again after this */
