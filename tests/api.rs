@@ -2,7 +2,7 @@
 //! and every error.
 
 mod common;
-use common::{eventually, readable};
+use common::{bus, bus_with_ring, config, eventually, readable};
 
 use std::time::Duration;
 
@@ -10,16 +10,6 @@ use pushbus::{
     Batch, Bus, CloseReason, Config, Error, Event, FdMode, Gap, LagPolicy, Payload, Poller,
     Position, Start, SubscribeOptions, SubscriptionId, Token,
 };
-
-fn config() -> Config {
-    let mut config = Config::default();
-    config.janitor_interval = None;
-    config
-}
-
-fn bus() -> Bus {
-    Bus::new(config()).unwrap()
-}
 
 /// What a drain handed over, in a form tests can compare.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -232,9 +222,7 @@ fn resume_from_a_token_delivers_exactly_what_follows() {
 
 #[test]
 fn tokens_no_longer_held_give_a_gap_then_the_oldest() {
-    let mut config = config();
-    config.ring_max_messages = 3;
-    let bus = Bus::new(config).unwrap();
+    let bus = bus_with_ring(3);
     let keys: Vec<Position> = (1..=6).map(|i| text(&bus, "t", &i.to_string())).collect();
     let epoch = keys[0].epoch;
 
@@ -287,9 +275,7 @@ fn tokens_no_longer_held_give_a_gap_then_the_oldest() {
 
 #[test]
 fn a_lagging_subscriber_gets_a_gap_never_a_silent_loss() {
-    let mut config = config();
-    config.ring_max_messages = 4;
-    let bus = Bus::new(config).unwrap();
+    let bus = bus_with_ring(4);
     let poller = bus.poller();
     let sub = poller.subscribe(&["t"], Start::Now).unwrap();
     let keys: Vec<Position> = (1..=10).map(|i| text(&bus, "t", &i.to_string())).collect();
@@ -373,9 +359,7 @@ fn lag_policy_close_ends_the_subscription_with_a_reason() {
 /// whichever policy the bus defaults to.
 #[test]
 fn a_patterns_lag_policy_holds_for_topics_created_later() {
-    let mut config = config();
-    config.ring_max_messages = 2;
-    let bus = Bus::new(config).unwrap();
+    let bus = bus_with_ring(2);
     let poller = bus.poller();
     let closing = subscribe_with_lag_policy(&poller, "late.*", LagPolicy::Close);
     let gapping = poller.subscribe(&["late.*"], Start::Now).unwrap();
@@ -667,9 +651,7 @@ fn wait_times_out_and_wakes_on_publish() {
 
 #[test]
 fn short_poll_reads_without_waiting() {
-    let mut config = config();
-    config.ring_max_messages = 3;
-    let bus = Bus::new(config).unwrap();
+    let bus = bus_with_ring(3);
     let empty = bus.poll("t", &Start::Oldest, 50).unwrap();
     assert!(empty.messages.is_empty() && empty.gap.is_none());
     assert_eq!(empty.position.seq, 0);
@@ -1101,9 +1083,7 @@ fn frames_are_encoded_once_and_shared_by_every_delivery() {
 
 #[test]
 fn poll_answers_name_their_gap() {
-    let mut config = config();
-    config.ring_max_messages = 1;
-    let bus = Bus::new(config).unwrap();
+    let bus = bus_with_ring(1);
     let first = text(&bus, "t", "1");
     let second = text(&bus, "t", "2");
     let poll = bus

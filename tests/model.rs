@@ -21,7 +21,7 @@
 //! `PROPTEST_CASES=5000 cargo test --test model` runs more cases.
 
 mod common;
-use common::readable;
+use common::{bus_with_ring, readable};
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::os::fd::RawFd;
@@ -1066,14 +1066,6 @@ proptest! {
 // ---------------------------------------------------------------------------
 // Minimal cases the property test found, kept as plain regression tests.
 
-/// A bus whose rings hold `ring` messages, without a janitor.
-fn small_bus(ring: usize) -> Bus {
-    let mut config = Config::default();
-    config.ring_max_messages = ring;
-    config.janitor_interval = None;
-    Bus::new(config).expect("bus")
-}
-
 /// `drain(max)` hands over at most `max` events, even when a subscription
 /// that resumed from a key no longer held (a pending gap) lagged again
 /// before its first drain: the pending gap and the lag event (a second gap,
@@ -1082,7 +1074,7 @@ fn small_bus(ring: usize) -> Bus {
 #[test]
 fn drain_never_exceeds_max_after_a_stale_resume() {
     for policy in [LagPolicy::GapAndContinue, LagPolicy::Close] {
-        let bus = small_bus(4);
+        let bus = bus_with_ring(4);
         for _ in 0..5 {
             bus.publish("t", None, Payload::text("x")).unwrap();
         }
@@ -1110,7 +1102,7 @@ fn drain_never_exceeds_max_after_a_stale_resume() {
 /// (as `LagPolicy::Close` says), not handed a gap and kept open.
 #[test]
 fn close_policy_applies_to_topics_a_pattern_picks_up() {
-    let bus = small_bus(4);
+    let bus = bus_with_ring(4);
     let poller = bus.poller();
     let options = SubscribeOptions {
         lag_policy: Some(LagPolicy::Close),

@@ -3,22 +3,14 @@
 //! ([`PollerFd`]), and [`Bus::oldest`].
 
 mod common;
-use common::{eventually, readable};
+use common::{bus, bus_with_ring, config, eventually, readable};
 
 use std::io::{ErrorKind, Read};
 use std::os::fd::{AsFd, AsRawFd};
 use std::time::Duration;
 
 use pushbus::frames::{FrameBytes, MessageFrames, OwnedFrames};
-use pushbus::{
-    Batch, Bus, Config, Error, Event, FdMode, Payload, PollerFd, Position, Start, Token,
-};
-
-fn config() -> Config {
-    let mut config = Config::default();
-    config.janitor_interval = None;
-    config
-}
+use pushbus::{Batch, Bus, Error, Event, FdMode, Payload, PollerFd, Position, Start, Token};
 
 /// Drains `poller` once (it must have something) and returns the owned
 /// frames of every delivery.
@@ -48,9 +40,7 @@ fn owned_frames_are_send_static_byte_owners() {
 
 #[test]
 fn frames_outlive_the_batch_the_ring_the_poller_and_the_bus() {
-    let mut config = config();
-    config.ring_max_messages = 1;
-    let bus = Bus::new(config).unwrap();
+    let bus = bus_with_ring(1);
     let poller = bus.poller();
     poller.subscribe(&["chat.x"], Start::Now).unwrap();
     let key = bus
@@ -107,7 +97,7 @@ fn frames_outlive_the_batch_the_ring_the_poller_and_the_bus() {
 
 #[test]
 fn every_subscriber_and_poll_shares_one_encoding() {
-    let bus = Bus::new(config()).unwrap();
+    let bus = bus();
     let (one, two) = (bus.poller(), bus.poller());
     one.subscribe(&["chat.x"], Start::Now).unwrap();
     two.subscribe(&["chat.>"], Start::Now).unwrap();
@@ -128,7 +118,7 @@ fn every_subscriber_and_poll_shares_one_encoding() {
 
 #[test]
 fn ranges_name_each_transports_place_in_the_sse_event() {
-    let bus = Bus::new(config()).unwrap();
+    let bus = bus();
     let poller = bus.poller();
     poller.subscribe(&["chat.x"], Start::Now).unwrap();
     bus.publish("chat.x", Some("e"), Payload::binary(&[0, 1, 2]))
@@ -154,7 +144,7 @@ fn the_fd_handle_is_the_pollers_fd_in_both_modes() {
         (FdMode::EventFd, FdMode::Pipe),
         (FdMode::Pipe, FdMode::EventFd),
     ] {
-        let bus = Bus::new(config()).unwrap();
+        let bus = bus();
         let poller = bus.poller();
         let handle = poller.fd_handle(mode).unwrap();
         assert_eq!(handle.mode(), mode);
@@ -176,7 +166,7 @@ fn the_fd_handle_is_the_pollers_fd_in_both_modes() {
 
 #[test]
 fn the_fd_handle_keeps_the_fd_open_until_the_last_clone_goes() {
-    let bus = Bus::new(config()).unwrap();
+    let bus = bus();
     let poller = bus.poller();
     let handle = poller.fd_handle(FdMode::Pipe).unwrap();
     let clone = handle.clone();
@@ -203,9 +193,7 @@ fn the_fd_handle_keeps_the_fd_open_until_the_last_clone_goes() {
 
 #[test]
 fn oldest_is_the_key_before_the_oldest_held_message() {
-    let mut config = config();
-    config.ring_max_messages = 2;
-    let bus = Bus::new(config).unwrap();
+    let bus = bus_with_ring(2);
     // Unknown: created (like head), nothing held, so it is the head.
     assert_eq!(bus.stats().topics, 0);
     let empty = bus.oldest("chat.x").unwrap();

@@ -3,6 +3,31 @@
 use std::os::fd::RawFd;
 use std::time::{Duration, Instant};
 
+use pushbus::{Bus, Config};
+
+/// The defaults, without the janitor thread: tests expire topics and
+/// leases by hand, when they mean to.
+#[allow(dead_code)] // not every test binary that includes this module uses it
+pub fn config() -> Config {
+    let mut config = Config::default();
+    config.janitor_interval = None;
+    config
+}
+
+/// A bus with [`config`].
+#[allow(dead_code)] // not every test binary that includes this module uses it
+pub fn bus() -> Bus {
+    Bus::new(config()).unwrap()
+}
+
+/// A bus with [`config`] whose rings hold `messages` each.
+#[allow(dead_code)] // not every test binary that includes this module uses it
+pub fn bus_with_ring(messages: usize) -> Bus {
+    let mut config = config();
+    config.ring_max_messages = messages;
+    Bus::new(config).unwrap()
+}
+
 /// Whether `fd` becomes readable within `timeout` (zero: right now), asked
 /// with libc `poll()` as an event loop would.
 pub fn readable_within(fd: RawFd, timeout: Duration) -> bool {
