@@ -22,16 +22,6 @@
 
 enum {
     EPOLL_EVENTS = 256,
-    /* One pushbus_poller_drain. A message is a delivery to each
-     * subscriber, so a turn's bound decides how many messages a subscriber
-     * gets in one write: at 1,000 subscribers the former bound of 2,048
-     * deliveries (256 x 8) gave 16 a write and 0.067 writes a delivery;
-     * with 4,096 x 32, 58 and 0.017, and the server's CPU a delivery went
-     * from 0.31 to 0.17-0.22 us (server-cost.sh; Redis writes 0.018). The
-     * price: a request that arrives during a long turn (tens of ms at
-     * most) waits for its end, and the turn's write queue stays allocated
-     * (peak RSS there 10.5 -> 16.8 MB). */
-    DRAIN_EVENTS = 4096,
     ACCEPTS_PER_TURN = 64,
     ACCEPT_PAUSE_MS = 100, /* out of file descriptors: try again after this */
     LINGER_MS = 2000,      /* how long a closing connection waits for the client's close */

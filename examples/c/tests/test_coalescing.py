@@ -43,6 +43,7 @@ class SseReader(threading.Thread):
         parser.send(h11.Request(method="GET", target="/", headers=[("Host", "x")]))
         parser.send(h11.EndOfMessage())
         text = ""
+        texts_before_chunk = 0
         try:
             while len(self.texts) < self.want:
                 event = parser.next_event()
@@ -59,7 +60,8 @@ class SseReader(threading.Thread):
                     if event.chunk_end:
                         self.chunks += 1
                         self.chunks_cutting_an_event += text != ""
-                        self.messages_per_chunk.append(len(self.texts) - sum(self.messages_per_chunk))
+                        self.messages_per_chunk.append(len(self.texts) - texts_before_chunk)
+                        texts_before_chunk = len(self.texts)
                 elif isinstance(event, (h11.EndOfMessage, h11.ConnectionClosed)):
                     return
         except Exception as error:  # reported by the test, not lost in the thread
