@@ -138,11 +138,12 @@ install-test:
 		'$(CC) -std=c11 -Wall -Wextra -Werror tests/c/pkgconfig_smoke.c -o $(CTEST)/smoke $$(pkg-config --cflags --libs pushbus)'
 	LD_LIBRARY_PATH=$(abspath $(CTEST)/prefix)/lib $(CTEST)/smoke
 
-## cargo-fuzz targets (fuzz/): the WebSocket decoder, token parsing, and
-## the SSE, NDJSON and iframe encoders checked by independent parsers. A
-## short smoke run here; `make fuzz FUZZ_SECS=600` for a real one. cargo-fuzz
-## needs nightly features: RUSTC_BOOTSTRAP lets the stable toolchain use them.
-FUZZ_TARGETS := ws_decoder token_parse sse_encode envelope_encode
+## cargo-fuzz targets (fuzz/): the WebSocket decoder, token parsing, the
+## SSE, NDJSON and iframe encoders checked by independent parsers, and the
+## JSON validator against serde_json. A short smoke run here; `make fuzz
+## FUZZ_SECS=600` for a real one. cargo-fuzz needs nightly features:
+## RUSTC_BOOTSTRAP lets the stable toolchain use them.
+FUZZ_TARGETS := ws_decoder token_parse sse_encode envelope_encode json_validate
 FUZZ_RUNS ?= 20000
 FUZZ_SECS ?= 60
 fuzz-smoke:

@@ -32,7 +32,7 @@ use crate::clock::{monotonic_ms, wall_ms};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::janitor::Janitor;
-use crate::message::{validate_json, Message, Payload};
+use crate::message::{Message, Payload};
 use crate::name::{check_client_id, check_event, check_topic};
 use crate::poller::Poller;
 use crate::position::{Position, Token};
@@ -107,7 +107,7 @@ impl Shared {
                 self.config.max_presence_info_bytes
             )));
         }
-        validate_json(info.as_bytes())
+        crate::json::validate(info.as_bytes())
             .map_err(|e| Error::InvalidPresence(format!("info must be JSON: {e}")))
     }
 

@@ -72,6 +72,7 @@ pub mod frames;
 mod group;
 pub mod iframe;
 mod janitor;
+mod json;
 pub mod jwt;
 mod message;
 mod name;

@@ -80,22 +80,9 @@ impl<'a> Payload<'a> {
             PayloadKind::Text => crate::utf8::utf8(self.bytes)
                 .map(drop)
                 .ok_or(Error::InvalidUtf8),
-            PayloadKind::Json => validate_json(self.bytes),
+            PayloadKind::Json => crate::json::validate(self.bytes),
         }
     }
-}
-
-/// Checks that `bytes` is exactly one JSON value (surrounding whitespace
-/// allowed), in UTF-8, without building it.
-pub(crate) fn validate_json(bytes: &[u8]) -> Result<()> {
-    use serde::de::{Deserializer as _, IgnoredAny};
-    // UTF-8 first: serde_json does not check the bytes of strings it skips.
-    let text = crate::utf8::utf8(bytes).ok_or(Error::InvalidUtf8)?;
-    let mut reader = serde_json::Deserializer::from_str(text);
-    reader
-        .deserialize_ignored_any(IgnoredAny)
-        .and_then(|_| reader.end())
-        .map_err(|e| Error::InvalidJson(e.to_string()))
 }
 
 /// One published message: immutable, shared by the ring and every reader.
