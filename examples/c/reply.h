@@ -19,6 +19,7 @@ struct reply_to {
     bool keep_alive;          /* the client keeps the connection */
     bool head_only;           /* HEAD: everything but the body */
     bool chunked;             /* HTTP/1.1: streams use chunked encoding */
+    bool persists;            /* HTTP/1.1: kept alive unless a side says close */
     struct http_slice origin; /* an Origin that CORS allows, echoed; len 0: none */
 };
 

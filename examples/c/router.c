@@ -214,6 +214,7 @@ static void handle(struct conn *c, const struct http_request *http, size_t body_
         .keep_alive = http->keep_alive,
         .head_only = http_slice_is(http->method, "HEAD"),
         .chunked = http->minor_version == 1,
+        .persists = http->minor_version == 1,
         .origin = access_cors_origin(&server->config, http),
     };
     server->metrics.requests++;

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from typing import Optional
 
 import pytest
 
@@ -119,6 +120,27 @@ def test_keep_alive_serves_requests_one_after_another(server: Server, room: str)
         response = wire.response()
         assert response is not None
         assert [m["data"]["text"] for m in json.loads(response.body)["messages"]] == ["one", "two"]
+
+
+@pytest.mark.parametrize("version, connection, answer", [
+    ("HTTP/1.1", None, None),  # persistent by default: no header needed
+    ("HTTP/1.1", "keep-alive", None),
+    ("HTTP/1.0", "keep-alive", "keep-alive"),  # HTTP/1.0 must be told
+])
+def test_a_kept_connection_says_so_only_to_http_1_0(
+        server: Server, room: str, version: str, connection: Optional[str], answer: Optional[str]) -> None:
+    extra = f"Connection: {connection}\r\n" if connection else ""
+    head = f"GET /rooms/{room}/poll {version}\r\nHost: x\r\n{extra}\r\n".encode()
+    with Wire(server.port) as wire:
+        for _ in range(2):  # the connection serves a second request
+            wire.send(head)
+            response = wire.response()
+            assert response is not None and response.status == 200
+            assert response.headers.get("connection") == answer
+        wire.send(post(room, message(), {"Connection": "close"}))
+        response = wire.response()
+        assert response is not None and response.status == 201
+        assert response.headers["connection"] == "close" and wire.closed_within(5)
 
 
 def test_pipelined_requests_are_answered_in_order(server: Server) -> None:
