@@ -41,7 +41,12 @@ void reply_start(struct reply *reply, const struct reply_to *to, int status) {
     reply_add(reply, buf_append(reply->head, "HTTP/1.1 ", 9) && buf_append(reply->head, code, sizeof code) &&
                          buf_append(reply->head, reason, strlen(reason)) &&
                          buf_append(reply->head, "\r\nDate: ", 8) && buf_append(reply->head, date, date_len) &&
-                         buf_append(reply->head, "\r\nVary: Origin\r\n", 16));
+                         buf_append(reply->head, "\r\n", 2));
+    /* The answer depends on the Origin (CORS), which a cache must know;
+     * an answer no cache keeps does not need to say so. */
+    if (!to->never_stored) {
+        reply_header(reply, "Vary", "Origin");
+    }
     if (to->origin.len > 0) {
         reply_header_n(reply, "Access-Control-Allow-Origin", to->origin.ptr, to->origin.len);
         reply_header(reply, "Access-Control-Allow-Credentials", "true");
@@ -102,6 +107,15 @@ bool reply_end_stream(struct reply *reply, const struct reply_to *to) {
     return send_head(reply, to, NULL, 0);
 }
 
+/* Cache-Control: no-store, except on an answer no cache keeps anyway. A
+ * POST's answer, without it and Vary, has two headers fewer for its client
+ * to parse, once a message published. */
+static void no_store(struct reply *reply, const struct reply_to *to) {
+    if (!to->never_stored) {
+        reply_header(reply, "Cache-Control", "no-store");
+    }
+}
+
 /* {"error": why}, escaped by jansson; NULL when memory runs out. */
 static char *error_json(const char *why) {
     json_t *object = json_pack("{s:s}", "error", why);
@@ -115,7 +129,7 @@ void reply_error(const struct reply_to *to, int status, const char *why, const c
     struct reply reply;
     reply_start(&reply, to, status);
     reply_header(&reply, "Content-Type", "application/json; charset=utf-8");
-    reply_header(&reply, "Cache-Control", "no-store");
+    no_store(&reply, to);
     if (name != NULL) {
         reply_header(&reply, name, value);
     }
@@ -128,7 +142,7 @@ void reply_json(const struct reply_to *to, int status, const char *json, size_t 
     struct reply reply;
     reply_start(&reply, to, status);
     reply_header(&reply, "Content-Type", "application/json; charset=utf-8");
-    reply_header(&reply, "Cache-Control", "no-store");
+    no_store(&reply, to);
     reply_end(&reply, to, json, len);
 }
 

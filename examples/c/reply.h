@@ -20,6 +20,7 @@ struct reply_to {
     bool head_only;           /* HEAD: everything but the body */
     bool chunked;             /* HTTP/1.1: streams use chunked encoding */
     bool persists;            /* HTTP/1.1: kept alive unless a side says close */
+    bool never_stored;        /* POST: no cache keeps its answer (RFC 9110 9.3.3) */
     struct http_slice origin; /* an Origin that CORS allows, echoed; len 0: none */
 };
 
@@ -29,7 +30,8 @@ struct reply {
     bool failed; /* memory ran out while building it */
 };
 
-/* Starts a response: status line, Date, Vary and the CORS headers. */
+/* Starts a response: status line, Date, Vary (unless never stored) and the
+ * CORS headers. */
 void reply_start(struct reply *reply, const struct reply_to *to, int status);
 
 /* Records that an append to the head failed (memory ran out), when !ok:
@@ -42,7 +44,7 @@ static inline void reply_add(struct reply *reply, bool ok) {
 
 /* Appends one header line; values hold no NUL (the parser refuses it, and
  * the others are C strings). Always inline, so that the lengths of literal
- * names and values are known when compiled: a POST's reply has five
+ * names and values are known when compiled: a POST's reply has three
  * headers, and GCC, left to choose, kept a copy that called strlen twice a
  * header. */
 __attribute__((always_inline)) static inline void reply_header_n(struct reply *reply, const char *name, const char *value, size_t len) {

@@ -143,6 +143,22 @@ def test_a_kept_connection_says_so_only_to_http_1_0(
         assert response.headers["connection"] == "close" and wire.closed_within(5)
 
 
+def test_only_answers_a_cache_may_keep_say_how_to_keep_them(server: Server, room: str) -> None:
+    """A POST's answer is never stored (RFC 9110 9.3.3): no Vary, no Cache-Control."""
+    with Wire(server.port) as wire:
+        for raw, status, cacheable in [
+            (request(f"/rooms/{room}/poll"), 200, True),
+            (request("/nowhere"), 404, True),
+            (post(room, message()), 201, False),
+            (post(room, b"{"), 400, False),
+        ]:
+            wire.send(raw)
+            response = wire.response()
+            assert response is not None and response.status == status
+            headers = (response.headers.get("vary"), response.headers.get("cache-control"))
+            assert headers == (("Origin", "no-store") if cacheable else (None, None)), raw
+
+
 def test_pipelined_requests_are_answered_in_order(server: Server) -> None:
     with Wire(server.port) as wire:
         wire.send(request("/healthz") + request("/nowhere") + request("/healthz", "HEAD") + request("/healthz"))
