@@ -30,6 +30,8 @@ pub struct Connection {
     unanswered: usize,
     /// The last POST response's body, reused by every POST.
     body: Vec<u8>,
+    /// The content type of the last POST, and its [`post_head`].
+    post_head: (String, Vec<u8>),
 }
 
 /// What a response head says about its body.
@@ -121,18 +123,29 @@ fn header(out: &mut Vec<u8>, name: &str, value: &[u8]) {
     out.extend_from_slice(b"\r\n");
 }
 
+/// What follows a POST's target up to its Content-Length value: the same
+/// for every POST of a connection with one content type, so built once and
+/// copied whole, not field by field a POST (3,559 -> 3,436 load client
+/// instructions a delivery at W1 with one subscriber: callgrind).
+fn post_head(host: &str, content_type: &str) -> Vec<u8> {
+    let mut out = b" HTTP/1.1\r\n".to_vec();
+    header(&mut out, "Host", host.as_bytes());
+    header(&mut out, "Content-Type", content_type.as_bytes());
+    out.extend_from_slice(b"Content-Length: ");
+    out
+}
+
 /// Appends a POST whose path and body are the given parts, each one after
-/// the other.
-fn post_request(out: &mut Vec<u8>, host: &str, path: &[&str], content_type: &str, body: &[&[u8]]) {
-    start_request(out, "POST", path, host);
-    header(out, "Content-Type", content_type.as_bytes());
+/// the other; `head` is [`post_head`]'s.
+fn post_request(out: &mut Vec<u8>, head: &[u8], path: &[&str], body: &[&[u8]]) {
+    out.extend_from_slice(b"POST ");
+    for part in path {
+        out.extend_from_slice(part.as_bytes());
+    }
+    out.extend_from_slice(head);
     let length = body.iter().map(|part| part.len()).sum::<usize>();
-    header(
-        out,
-        "Content-Length",
-        itoa::Buffer::new().format(length).as_bytes(),
-    );
-    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(itoa::Buffer::new().format(length).as_bytes());
+    out.extend_from_slice(b"\r\n\r\n");
     for part in body {
         out.extend_from_slice(part);
     }
@@ -158,6 +171,7 @@ impl Connection {
             request: Vec::new(),
             unanswered: 0,
             body: Vec::new(),
+            post_head: Default::default(),
         })
     }
 
@@ -177,7 +191,10 @@ impl Connection {
     /// `path`'s parts (parts, so that a caller need not join them); nothing
     /// is written until [`send`](Self::send).
     pub fn queue_post(&mut self, path: &[&str], content_type: &str, body: &[&[u8]]) {
-        post_request(&mut self.request, &self.host, path, content_type, body);
+        if self.post_head.0 != content_type {
+            self.post_head = (content_type.to_owned(), post_head(&self.host, content_type));
+        }
+        post_request(&mut self.request, &self.post_head.1, path, body);
         self.unanswered += 1;
     }
 
@@ -371,28 +388,17 @@ mod tests {
         let mut out = Vec::new();
         let payload = [b'x'; 64];
         let body: [&[u8]; 3] = [br#"{"text":""#, &payload, b"\"}"];
-        post_request(
-            &mut out,
-            "127.0.0.1:80",
-            &["/rooms/", "t1", "/messages"],
-            "application/json",
-            &body,
-        );
+        let head = post_head("127.0.0.1:80", "application/json");
+        post_request(&mut out, &head, &["/rooms/", "t1", "/messages"], &body);
         let body = body.concat();
-        let head = format!(
+        let formatted = format!(
             "POST /rooms/t1/messages HTTP/1.1\r\nHost: 127.0.0.1:80\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
             body.len()
         );
-        let one = [head.as_bytes(), &body].concat();
+        let one = [formatted.as_bytes(), &body].concat();
         assert_eq!(out, one);
         // Pipelined: a second POST follows the first.
-        post_request(
-            &mut out,
-            "127.0.0.1:80",
-            &["/rooms/", "t1", "/messages"],
-            "application/json",
-            &[&body],
-        );
+        post_request(&mut out, &head, &["/rooms/", "t1", "/messages"], &[&body]);
         assert_eq!(out, [&one[..], &one[..]].concat());
 
         stream_request(&mut out, "h:1", "/sub/t1", None);
