@@ -198,8 +198,9 @@ impl Scanner<'_> {
     }
 }
 
-/// The rest of the string opened at `start`, from `at`, its first byte
-/// that is not printable ASCII; returns the index past its closing quote.
+/// The rest of the string opened at `start`, from `at`, the first of its
+/// bytes that is a quote, a backslash, a control or from 0x80; returns the
+/// index past its closing quote.
 /// Its bytes from 0x80 are checked as UTF-8 here, a run at a time: every
 /// other byte of a valid text is ASCII (anything else is outside the
 /// grammar), so the whole text is then UTF-8 without a pass of its own.
