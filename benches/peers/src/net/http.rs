@@ -30,8 +30,9 @@ pub struct Connection {
     unanswered: usize,
     /// The last POST response's body, reused by every POST.
     body: Vec<u8>,
-    /// The content type of the last POST, and its [`post_head`].
-    post_head: (String, Vec<u8>),
+    /// The content type of the last POST, and its [`post_head`] (boxed:
+    /// a connection is moved around inside every event stream).
+    post_head: Box<(String, Vec<u8>)>,
 }
 
 /// What a response head says about its body.
@@ -192,7 +193,7 @@ impl Connection {
     /// is written until [`send`](Self::send).
     pub fn queue_post(&mut self, path: &[&str], content_type: &str, body: &[&[u8]]) {
         if self.post_head.0 != content_type {
-            self.post_head = (content_type.to_owned(), post_head(&self.host, content_type));
+            *self.post_head = (content_type.to_owned(), post_head(&self.host, content_type));
         }
         post_request(&mut self.request, &self.post_head.1, path, body);
         self.unanswered += 1;
