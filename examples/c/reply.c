@@ -61,7 +61,7 @@ void reply_start(struct reply *reply, const struct reply_to *to, int status) {
 static void connection_header(struct reply *reply, const struct reply_to *to) {
     if (!to->keep_alive) {
         reply_header(reply, "Connection", "close");
-    } else if (!to->persists) {
+    } else if (!to->http11) {
         reply_header(reply, "Connection", "keep-alive");
     }
 }
@@ -98,7 +98,7 @@ void reply_end(struct reply *reply, const struct reply_to *to, const void *body,
 }
 
 bool reply_end_stream(struct reply *reply, const struct reply_to *to) {
-    if (to->chunked) {
+    if (to->http11) {
         reply_header(reply, "Transfer-Encoding", "chunked");
         connection_header(reply, to);
     } else {

@@ -18,8 +18,8 @@ struct reply_to {
     struct conn *conn;
     bool keep_alive;          /* the client keeps the connection */
     bool head_only;           /* HEAD: everything but the body */
-    bool chunked;             /* HTTP/1.1: streams use chunked encoding */
-    bool persists;            /* HTTP/1.1: kept alive unless a side says close */
+    bool http11;              /* HTTP/1.1: streams are chunked, and the connection
+                               * persists unless a side says close (RFC 9112 9.3) */
     bool never_stored;        /* POST: no cache keeps its answer (RFC 9110 9.3.3) */
     struct http_slice origin; /* an Origin that CORS allows, echoed; len 0: none */
 };

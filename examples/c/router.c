@@ -213,8 +213,7 @@ static void handle(struct conn *c, const struct http_request *http, size_t body_
         .conn = c,
         .keep_alive = http->keep_alive,
         .head_only = http_slice_is(http->method, "HEAD"),
-        .chunked = http->minor_version == 1,
-        .persists = http->minor_version == 1,
+        .http11 = http->minor_version == 1,
         .never_stored = http_slice_is(http->method, "POST"),
         .origin = access_cors_origin(&server->config, http),
     };

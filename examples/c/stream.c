@@ -191,7 +191,7 @@ static void stream_open(const struct room_request *rq, struct stream *s, const c
     struct conn *c = q->to.conn;
     pushbus_status status = PUSHBUS_IO;
     s->room = rq->room;
-    s->chunked = q->to.chunked;
+    s->chunked = q->to.http11;
     s->keep_alive = q->to.keep_alive;
     if (!resume_from(server->bus, &rq->room, key, key_len, &s->resume) ||
         !subs_open(server, c, &rq->room, &s->resume.start, &s->sub, &status)) {
