@@ -4,21 +4,11 @@
 //! NDJSON line, the SSE event and the iframe chunk, by independent parsers.
 #![no_main]
 
-use std::sync::OnceLock;
+mod common;
 
 use libfuzzer_sys::fuzz_target;
-use pushbus::{iframe, Bus, Config, Payload, Start};
+use pushbus::{iframe, Payload, Start};
 use serde_json::Value;
-
-fn bus() -> &'static Bus {
-    static BUS: OnceLock<Bus> = OnceLock::new();
-    BUS.get_or_init(|| {
-        let mut config = Config::default();
-        config.janitor_interval = None;
-        config.ring_max_messages = 1;
-        Bus::new(config).expect("a valid configuration")
-    })
-}
 
 fuzz_target!(|data: &[u8]| {
     let Some((&mode, bytes)) = data.split_first() else { return };
@@ -30,8 +20,8 @@ fuzz_target!(|data: &[u8]| {
         },
         _ => Payload::binary(bytes),
     };
-    let Ok(key) = bus().publish("fuzz.topic", Some("message"), payload) else { return };
-    let poll = bus().poll("fuzz.topic", &Start::Last(1), 1).expect("poll");
+    let Ok(key) = common::bus().publish("fuzz.topic", Some("message"), payload) else { return };
+    let poll = common::bus().poll("fuzz.topic", &Start::Last(1), 1).expect("poll");
     let message = &poll.messages[0];
     let frames = poll.frames(message);
 

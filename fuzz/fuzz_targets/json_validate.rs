@@ -3,21 +3,11 @@
 //! `InvalidJson` or `InvalidUtf8` error, never a panic.
 #![no_main]
 
-use std::sync::OnceLock;
+mod common;
 
 use libfuzzer_sys::fuzz_target;
-use pushbus::{Bus, Config, Error, Payload};
+use pushbus::{Error, Payload};
 use serde::de::{Deserializer as _, IgnoredAny};
-
-fn bus() -> &'static Bus {
-    static BUS: OnceLock<Bus> = OnceLock::new();
-    BUS.get_or_init(|| {
-        let mut config = Config::default();
-        config.janitor_interval = None;
-        config.ring_max_messages = 1;
-        Bus::new(config).expect("a valid configuration")
-    })
-}
 
 fn serde_json_accepts(bytes: &[u8]) -> bool {
     let Ok(text) = std::str::from_utf8(bytes) else {
@@ -31,7 +21,7 @@ fn serde_json_accepts(bytes: &[u8]) -> bool {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let published = bus().publish("fuzz.json", None, Payload::json(data));
+    let published = common::bus().publish("fuzz.json", None, Payload::json(data));
     match &published {
         Ok(_) | Err(Error::InvalidJson(_) | Error::InvalidUtf8) => {}
         Err(other) => panic!("an unexpected error: {other:?}"),
