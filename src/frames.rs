@@ -2,7 +2,10 @@
 //!
 //! The first transport that asks for a message's frames encodes them; every
 //! later delivery of that message, on any poller and any transport, reuses
-//! the same bytes. One buffer serves three transports:
+//! the same bytes. A publish to a full ring whose evicted message had its
+//! frames encoded, and of the new frames' size, encodes the new message's
+//! frames itself, into that buffer (`Message::encode_frames_into`): no allocation
+//! and no free a message once the ring turns over. One buffer serves three transports:
 //!
 //! ```text
 //! id: <key>\nevent: <event>\ndata: <envelope>\n\n
@@ -229,7 +232,40 @@ fn write_sse_event(
 /// common case), so it is allocated once and never shrunk (shrinking to
 /// fit was a `realloc` a message).
 pub(crate) fn encode_message(topic: &str, key: Position, message: &Message) -> Box<[u8]> {
-    let mut cache = Vec::with_capacity(encoded_len(topic, key, message));
+    encode_message_into(
+        Vec::with_capacity(encoded_len(topic, key, message)),
+        topic,
+        key,
+        message,
+    )
+}
+
+/// Encodes a message's frames into `recycled`, an evicted message's cache,
+/// when it has the size [`encode_message`] would allocate: a ring turning
+/// over then allocates and frees no frames. `None`, and `recycled` is freed,
+/// when the sizes differ.
+pub(crate) fn reencode_message(
+    recycled: Box<[u8]>,
+    topic: &str,
+    key: Position,
+    message: &Message,
+) -> Option<Box<[u8]>> {
+    if recycled.len() != encoded_len(topic, key, message) {
+        return None;
+    }
+    let mut cache = Vec::from(recycled);
+    cache.clear();
+    Some(encode_message_into(cache, topic, key, message))
+}
+
+/// [`encode_message`] into `cache`, empty, whose capacity is the frames'
+/// [`encoded_len`].
+fn encode_message_into(
+    mut cache: Vec<u8>,
+    topic: &str,
+    key: Position,
+    message: &Message,
+) -> Box<[u8]> {
     cache.push(0);
     let start = write_sse_event(
         &mut cache,

@@ -94,7 +94,14 @@ impl Topic {
         let added = event.map_or(0, str::len) + payload.bytes.len();
         let (mut freed, spare) = state.ring.make_room(added, &shared.limits);
         let message = match spare {
-            Some(spare) => Message::new_reusing(spare, seq, now_ms, event, payload),
+            Some(spare) => {
+                let (message, old_frames) =
+                    Message::new_reusing(spare, seq, now_ms, event, payload);
+                if let Some(old_frames) = old_frames {
+                    message.encode_frames_into(old_frames, &self.name, self.position(seq));
+                }
+                message
+            }
             None => Message::new(seq, now_ms, event, payload),
         };
         debug_assert_eq!(message.weight(), added);
