@@ -85,7 +85,10 @@ lint:
 unit:
 	$(CARGO) test
 
+# Private items too, for their links (the modules' specifications refer to
+# them); then the public manual, which is what target/doc keeps.
 doc:
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --no-deps --document-private-items
 	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --no-deps
 
 loom:

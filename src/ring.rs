@@ -10,7 +10,8 @@
 //! - `last_seq` is the sequence number of the newest message ever pushed
 //!   (0 before the first), even when eviction has emptied the ring;
 //! - `bytes` is the sum of the held messages' weights;
-//! - the limits are met after every [`Ring::evict`], except that the newest
+//! - the limits are met after every publish ([`Ring::make_room`], then
+//!   [`Ring::push`] and [`Ring::evict_aged`]), except that the newest
 //!   message is never evicted by count or size: a reader parked at the head
 //!   must always be able to read the message that woke it.
 
@@ -76,8 +77,8 @@ impl Ring {
         self.messages.range(start..=start + (last - first) as usize)
     }
 
-    /// Evicts what a message of `weight` bytes pushed next would make
-    /// [`Ring::evict`] evict by count and size (never the newest); returns
+    /// Evicts what a message of `weight` bytes pushed next would take out
+    /// by count and size (the limits, never the newest); returns
     /// the bytes freed and the last message evicted, whose block the next
     /// message may take over ([`Message::new_reusing`]). Evicting before
     /// the push also keeps the buffer within the count limit: one cold ring
