@@ -868,7 +868,9 @@ void pushbus_config_free(pushbus_config *config);
 pushbus_status pushbus_config_set_ring_max_messages(pushbus_config *config, size_t value);
 
 /**
- * Most message bytes (payloads and event types) a topic's ring holds.
+ * Most message bytes (payloads and event types) a topic's ring holds:
+ * what publishers sent, not memory (see
+ * `pushbus_config_set_replay_budget_bytes`).
  */
 pushbus_status pushbus_config_set_ring_max_bytes(pushbus_config *config, size_t value);
 
@@ -879,6 +881,11 @@ pushbus_status pushbus_config_set_ring_max_age_ms(pushbus_config *config, uint64
 
 /**
  * Message bytes (payloads and event types) all rings together may hold.
+ * They are what publishers sent, not the memory that holds them: each
+ * message also takes about 75 bytes of bookkeeping and, once encoded, its
+ * frames (an SSE event is about the payload and 150 bytes), so rings of
+ * 100-byte chat messages read over SSE take about four times their
+ * counted bytes.
  */
 pushbus_status pushbus_config_set_replay_budget_bytes(pushbus_config *config, size_t value);
 

@@ -30,15 +30,24 @@ pub struct Config {
     /// Most messages a topic's ring holds; older ones are evicted. Default 1024.
     pub ring_max_messages: usize,
     /// Most message bytes (payloads and event types) a topic's ring holds.
-    /// Default 4 MiB.
+    /// Default 4 MiB. What publishers sent, not memory: see
+    /// [`Config::replay_budget_bytes`].
     pub ring_max_bytes: usize,
     /// Messages older than this are evicted (at publish and by the janitor).
     /// `None`: no age limit. Default `None`.
     pub ring_max_age: Option<Duration>,
-    /// Message bytes all rings together may hold. When a publish goes over
-    /// it, the publishing topic evicts its own oldest messages (keeping at
-    /// least the new one) until the bus is under budget again, so memory
-    /// stays within the budget plus one message per topic. Default 256 MiB.
+    /// Message bytes (payloads and event types) all rings together may
+    /// hold. When a publish goes over it, the publishing topic evicts its
+    /// own oldest messages (keeping at least the new one) until the bus is
+    /// under budget again, so these bytes stay within the budget plus one
+    /// message per topic. Default 256 MiB.
+    ///
+    /// It counts what publishers sent, not the memory that holds it: each
+    /// message also takes about 75 bytes of bookkeeping, and, once a
+    /// transport has asked for them, its frames (an SSE event is about the
+    /// payload and 150 bytes). Rings of 100-byte chat messages read over SSE
+    /// take about four times their counted bytes (BENCHMARKS.md, W2 over
+    /// loopback): size the budget for that.
     pub replay_budget_bytes: usize,
     /// Largest payload accepted. Default 1 MiB; at most `ring_max_bytes`.
     pub max_message_bytes: usize,

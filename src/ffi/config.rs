@@ -88,7 +88,9 @@ pub extern "C" fn pushbus_config_set_ring_max_messages(
     assign(config, |c| c.ring_max_messages = value)
 }
 
-/// Most message bytes (payloads and event types) a topic's ring holds.
+/// Most message bytes (payloads and event types) a topic's ring holds:
+/// what publishers sent, not memory (see
+/// `pushbus_config_set_replay_budget_bytes`).
 #[no_mangle]
 pub extern "C" fn pushbus_config_set_ring_max_bytes(
     config: *mut pushbus_config,
@@ -107,6 +109,11 @@ pub extern "C" fn pushbus_config_set_ring_max_age_ms(
 }
 
 /// Message bytes (payloads and event types) all rings together may hold.
+/// They are what publishers sent, not the memory that holds them: each
+/// message also takes about 75 bytes of bookkeeping and, once encoded, its
+/// frames (an SSE event is about the payload and 150 bytes), so rings of
+/// 100-byte chat messages read over SSE take about four times their
+/// counted bytes.
 #[no_mangle]
 pub extern "C" fn pushbus_config_set_replay_budget_bytes(
     config: *mut pushbus_config,
