@@ -110,21 +110,24 @@ impl CursorRef {
 /// A topic where a subscription holds a client's presence, and the client.
 type HeldPresence = (Arc<Topic>, Box<str>);
 
-/// A subscription, as its poller keeps it: 16 bytes, as idle subscriptions
-/// are most of a server's memory (W4 allows 128 bytes each, its map entry
-/// and the group member included). Most subscriptions read one concrete
-/// topic and hold no presence: their first cursor is inline, and everything
-/// else is behind one pointer that is then null. Their lag policy is in
-/// their group member's tag; a pattern's is in its [`PatternWatch`].
-#[derive(Debug)]
-struct SubscriptionState {
-    /// The first cursor, or [`CursorRef::NONE`].
-    first: CursorRef,
-    rest: Option<Box<Rest>>,
+/// A poller's subscriptions by id. Idle subscriptions are most of a
+/// server's memory (W4 allows 128 bytes each, map entry and group member
+/// included), and most read one concrete topic and hold no presence: their
+/// entry in `firsts`, 16 bytes with the id, is all they take here. The few
+/// that have more (several topics, patterns, presence) also have an entry
+/// in `rests`. Lag policies are in the group members' tags; a pattern's is
+/// in its [`PatternWatch`].
+#[derive(Debug, Default)]
+struct Subscriptions {
+    /// Every subscription's first cursor, or [`CursorRef::NONE`].
+    firsts: HashMap<u64, CursorRef>,
+    /// What few subscriptions have besides; a subscription with none has no
+    /// entry.
+    rests: HashMap<u64, Rest>,
 }
 
-// The size W4 counts on: growing it should be a decision, not an accident.
-const _: () = assert!(std::mem::size_of::<SubscriptionState>() == 16);
+// The entry W4 counts on: growing it should be a decision, not an accident.
+const _: () = assert!(std::mem::size_of::<(u64, CursorRef)>() == 16);
 
 /// What few subscriptions have.
 #[derive(Debug, Default)]
@@ -139,70 +142,103 @@ struct Rest {
     presence: Vec<HeldPresence>,
 }
 
-impl SubscriptionState {
-    /// A subscription to one concrete topic when `single_topic`; else to
-    /// several, or to patterns when `has_patterns`.
-    fn new(single_topic: bool, has_patterns: bool) -> Self {
-        let rest = (!single_topic).then(|| {
-            Box::new(Rest {
-                composite: true,
-                has_patterns,
-                ..Rest::default()
-            })
-        });
-        SubscriptionState {
-            first: CursorRef::NONE,
-            rest,
-        }
-    }
+/// One subscription, read from [`Subscriptions`] (or taken out of it).
+#[derive(Debug, Clone, Copy)]
+struct State<'a> {
+    first: CursorRef,
+    rest: Option<&'a Rest>,
+}
 
+impl<'a> State<'a> {
     /// Whether it asked for a single concrete topic (its token is a key).
     fn single_topic(&self) -> bool {
-        !self.rest.as_ref().is_some_and(|rest| rest.composite)
+        !self.rest.is_some_and(|rest| rest.composite)
     }
 
     fn has_patterns(&self) -> bool {
-        self.rest.as_ref().is_some_and(|rest| rest.has_patterns)
+        self.rest.is_some_and(|rest| rest.has_patterns)
     }
 
     /// One per topic read, in the order they were added.
-    fn cursors(&self) -> impl Iterator<Item = &CursorRef> + Clone {
-        let rest = self.rest.as_deref().map_or(&[][..], |rest| &rest.cursors);
-        std::iter::once(&self.first)
-            .filter(|cursor| **cursor != CursorRef::NONE)
-            .chain(rest)
+    fn cursors(&self) -> impl Iterator<Item = CursorRef> + Clone + 'a {
+        let rest = self.rest.map_or(&[][..], |rest| &rest.cursors);
+        std::iter::once(self.first)
+            .filter(|cursor| *cursor != CursorRef::NONE)
+            .chain(rest.iter().copied())
     }
 
-    fn cursors_mut(&mut self) -> impl Iterator<Item = &mut CursorRef> {
-        let rest = self
-            .rest
-            .as_deref_mut()
-            .map_or(&mut [][..], |rest| &mut rest.cursors);
-        std::iter::once(&mut self.first)
-            .filter(|cursor| **cursor != CursorRef::NONE)
-            .chain(rest)
+    fn presence(&self) -> &'a [HeldPresence] {
+        self.rest.map_or(&[], |rest| &rest.presence)
+    }
+}
+
+impl Subscriptions {
+    fn len(&self) -> usize {
+        self.firsts.len()
     }
 
-    fn add_cursor(&mut self, cursor: CursorRef) {
-        if self.first == CursorRef::NONE {
-            self.first = cursor;
-        } else {
-            self.rest_mut().cursors.push(cursor);
+    fn ids(&self) -> Vec<u64> {
+        self.firsts.keys().copied().collect()
+    }
+
+    /// Adds subscription `id`, with no cursor yet: to one concrete topic
+    /// when `single_topic`; else to several, or to patterns when
+    /// `has_patterns`.
+    fn insert(&mut self, id: u64, single_topic: bool, has_patterns: bool) {
+        self.firsts.insert(id, CursorRef::NONE);
+        if !single_topic {
+            let rest = Rest {
+                composite: true,
+                has_patterns,
+                ..Rest::default()
+            };
+            self.rests.insert(id, rest);
         }
     }
 
-    fn rest_mut(&mut self) -> &mut Rest {
-        self.rest.get_or_insert_with(Default::default)
+    fn get(&self, id: u64) -> Option<State<'_>> {
+        Some(State {
+            first: *self.firsts.get(&id)?,
+            rest: self.rests.get(&id),
+        })
     }
 
-    fn presence(&self) -> &[HeldPresence] {
-        self.rest.as_deref().map_or(&[], |rest| &rest.presence)
+    /// Takes subscription `id` out: its first cursor and the rest.
+    fn remove(&mut self, id: u64) -> Option<(CursorRef, Option<Rest>)> {
+        Some((self.firsts.remove(&id)?, self.rests.remove(&id)))
+    }
+
+    fn add_cursor(&mut self, id: u64, cursor: CursorRef) {
+        let Some(first) = self.firsts.get_mut(&id) else {
+            return;
+        };
+        if *first == CursorRef::NONE {
+            *first = cursor;
+        } else {
+            self.rests.entry(id).or_default().cursors.push(cursor);
+        }
+    }
+
+    /// Points subscription `id`'s cursor in group `slot` at `member`, where
+    /// its group member has moved.
+    fn move_cursor(&mut self, id: u64, slot: u32, member: u32) {
+        let first = self.firsts.get_mut(&id).into_iter();
+        let rest = self.rests.get_mut(&id).into_iter();
+        let cursors = first.chain(rest.flat_map(|rest| rest.cursors.iter_mut()));
+        for cursor in cursors.filter(|cursor| cursor.slot == slot) {
+            cursor.member = member;
+        }
+    }
+
+    /// The presence subscription `id` holds, to add to; `id` must exist.
+    fn presence_mut(&mut self, id: u64) -> &mut Vec<HeldPresence> {
+        &mut self.rests.entry(id).or_default().presence
     }
 }
 
 #[derive(Debug, Default)]
 struct Consumer {
-    subscriptions: HashMap<u64, SubscriptionState>,
+    subscriptions: Subscriptions,
     groups: Groups,
     /// Items taken from the ready queue and not yet processed; empty
     /// between calls (leftovers go back to the queue's front).
@@ -276,10 +312,9 @@ impl Poller {
             });
         }
         let id = self.bus.next_subscription_id();
-        consumer.subscriptions.insert(
-            id,
-            SubscriptionState::new(single_topic, !patterns.is_empty()),
-        );
+        consumer
+            .subscriptions
+            .insert(id, single_topic, !patterns.is_empty());
         let lag_policy = options.lag_policy.unwrap_or(config.lag_policy);
         let attached = self.attach_all(&mut consumer, id, lag_policy, &topics, patterns, &start);
         if !consumer.taken.is_empty() {
@@ -340,7 +375,7 @@ impl Poller {
             taken,
             ..
         } = consumer;
-        let Some(state) = subscriptions.get_mut(&subscription) else {
+        let Some(state) = subscriptions.get(subscription) else {
             return true;
         };
         if let Some(slot) = groups.slot_of(topic.id) {
@@ -382,10 +417,8 @@ impl Poller {
         if let Some(gap) = pending_gap {
             group.pending_gaps.push((subscription, gap));
         }
-        state.add_cursor(CursorRef {
-            slot,
-            member: (group.members.len() - 1) as u32,
-        });
+        let member = (group.members.len() - 1) as u32;
+        subscriptions.add_cursor(subscription, CursorRef { slot, member });
         // Queued on the consumer's side: a drain in progress (attaching a new
         // topic for a pattern) then serves it in the same call.
         if backlog && group.watch.signal.raise() {
@@ -394,18 +427,25 @@ impl Poller {
         true
     }
 
-    /// Removes a subscription's cursors, patterns and presence.
-    fn remove(&self, consumer: &mut Consumer, subscription: u64) -> Option<SubscriptionState> {
+    /// Removes a subscription's cursors, patterns and presence; false if
+    /// there is no such subscription.
+    fn remove(&self, consumer: &mut Consumer, subscription: u64) -> bool {
         let Consumer {
             subscriptions,
             groups,
             ..
         } = consumer;
-        let state = subscriptions.remove(&subscription)?;
+        let Some((first, rest)) = subscriptions.remove(subscription) else {
+            return false;
+        };
+        let state = State {
+            first,
+            rest: rest.as_ref(),
+        };
         if state.has_patterns() {
             self.bus.registry.remove_patterns(subscription);
         }
-        for &CursorRef { slot, member } in state.cursors() {
+        for CursorRef { slot, member } in state.cursors() {
             let Some(group) = groups.get_mut(slot) else {
                 continue;
             };
@@ -413,11 +453,7 @@ impl Poller {
             group.members.swap_remove(index);
             group.pending_gaps.retain(|(id, _)| *id != subscription);
             if let Some(moved) = group.members.get(index) {
-                if let Some(moved_state) = subscriptions.get_mut(&moved.subscription()) {
-                    for cursor in moved_state.cursors_mut().filter(|c| c.slot == slot) {
-                        cursor.member = member;
-                    }
-                }
+                subscriptions.move_cursor(moved.subscription(), slot, member);
             }
             if group.scan_from >= group.members.len() {
                 group.scan_from = 0;
@@ -435,7 +471,7 @@ impl Poller {
         for (topic, client) in state.presence() {
             self.bus.release_presence(topic, client, subscription);
         }
-        Some(state)
+        true
     }
 
     /// Closes a subscription: its cursors go, and presence it held is
@@ -443,8 +479,9 @@ impl Poller {
     /// already closed.
     pub fn unsubscribe(&self, subscription: SubscriptionId) -> Result<()> {
         let mut consumer = self.consumer.lock();
-        self.remove(&mut consumer, subscription.0)
-            .ok_or(Error::UnknownSubscription(subscription.0))?;
+        if !self.remove(&mut consumer, subscription.0) {
+            return Err(Error::UnknownSubscription(subscription.0));
+        }
         self.bus
             .counters
             .subscriptions
@@ -475,7 +512,7 @@ impl Poller {
         let consumer = self.consumer.lock();
         let state = consumer
             .subscriptions
-            .get(&subscription.0)
+            .get(subscription.0)
             .ok_or(Error::UnknownSubscription(subscription.0))?;
         let positions = state.cursors().filter_map(|cursor| {
             let group = consumer.groups.get(cursor.slot)?;
@@ -507,17 +544,16 @@ impl Poller {
     ) -> Result<()> {
         self.bus.check_presence(topic, client, info)?;
         let mut consumer = self.consumer.lock();
-        let state = consumer
-            .subscriptions
-            .get_mut(&subscription.0)
-            .ok_or(Error::UnknownSubscription(subscription.0))?;
+        if consumer.subscriptions.get(subscription.0).is_none() {
+            return Err(Error::UnknownSubscription(subscription.0));
+        }
         let topic = self.bus.join_presence(
             topic,
             client,
             info,
             crate::presence::Holder::Subscription(subscription.0),
         )?;
-        let held = &mut state.rest_mut().presence;
+        let held = consumer.subscriptions.presence_mut(subscription.0);
         if !held
             .iter()
             .any(|(topic_held, name)| Arc::ptr_eq(topic_held, &topic) && **name == *client)
@@ -594,7 +630,7 @@ impl Poller {
                 consumer.taken.push_front(Ready::Topic(watch));
             }
             while let Some(subscription) = consumer.closing.pop() {
-                if self.remove(consumer, subscription).is_some() {
+                if self.remove(consumer, subscription) {
                     closed += 1;
                 }
             }
@@ -622,7 +658,7 @@ impl Poller {
 impl Drop for Poller {
     fn drop(&mut self) {
         let mut consumer = self.consumer.lock();
-        let ids: Vec<u64> = consumer.subscriptions.keys().copied().collect();
+        let ids = consumer.subscriptions.ids();
         for id in &ids {
             self.remove(&mut consumer, *id);
         }
