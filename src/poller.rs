@@ -411,9 +411,14 @@ impl Poller {
         let Some(group) = groups.get_mut(slot) else {
             return true;
         };
-        group
-            .members
-            .push(Member::new(subscription, cursor, lag_policy));
+        let members = &mut group.members;
+        if members.len() == members.capacity() {
+            // Half again, not double: a topic's members are most of an idle
+            // subscription's memory (W4), and 1.5x growth leaves them at
+            // least two thirds full where doubling can leave them half.
+            members.reserve_exact((members.len() / 2).max(4));
+        }
+        members.push(Member::new(subscription, cursor, lag_policy));
         if let Some(gap) = pending_gap {
             group.pending_gaps.push((subscription, gap));
         }
