@@ -4,8 +4,10 @@
 //! later delivery of that message, on any poller and any transport, reuses
 //! the same bytes. A publish to a full ring whose evicted message had its
 //! frames encoded, and of the new frames' size, encodes the new message's
-//! frames itself, into that buffer (`Message::encode_frames_into`): no allocation
-//! and no free a message once the ring turns over. One buffer serves three transports:
+//! frames itself, into that buffer (`Message::encode_frames_into`): no
+//! allocation and no free a message once the ring turns over.
+//!
+//! One buffer serves three transports:
 //!
 //! ```text
 //! id: <key>\nevent: <event>\ndata: <envelope>\n\n
