@@ -121,8 +121,10 @@ type HeldPresence = (Arc<Topic>, Box<str>);
 struct Subscriptions {
     /// Every subscription's first cursor, or [`CursorRef::NONE`].
     firsts: HashMap<u64, CursorRef>,
-    /// What few subscriptions have besides; a subscription with none has no
-    /// entry.
+    /// What few subscriptions have besides: a subscription's entry is made
+    /// when it first needs one (it subscribes to several topics or to
+    /// patterns, gains a second cursor, or joins a topic's presence) and
+    /// goes when it closes.
     rests: HashMap<u64, Rest>,
 }
 
