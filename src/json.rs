@@ -309,22 +309,14 @@ fn find_special<const NON_ASCII: bool>(bytes: &[u8], from: usize) -> usize {
 }
 
 #[cfg(test)]
+#[path = "../tests/common/serde_json_oracle.rs"]
+mod serde_json_oracle;
+
+#[cfg(test)]
 mod tests {
+    use super::serde_json_oracle::serde_json_accepts;
     use super::*;
     use proptest::prelude::*;
-
-    /// What serde_json says of the same bytes: the reference.
-    fn serde_json_accepts(bytes: &[u8]) -> bool {
-        use serde::de::{Deserializer as _, IgnoredAny};
-        let Ok(text) = std::str::from_utf8(bytes) else {
-            return false;
-        };
-        let mut reader = serde_json::Deserializer::from_str(text);
-        reader
-            .deserialize_ignored_any(IgnoredAny)
-            .and_then(|_| reader.end())
-            .is_ok()
-    }
 
     fn agrees(bytes: &[u8]) {
         let ours = validate(bytes);

@@ -4,21 +4,12 @@
 #![no_main]
 
 mod common;
+#[path = "../../tests/common/serde_json_oracle.rs"]
+mod serde_json_oracle;
 
 use libfuzzer_sys::fuzz_target;
 use pushbus::{Error, Payload};
-use serde::de::{Deserializer as _, IgnoredAny};
-
-fn serde_json_accepts(bytes: &[u8]) -> bool {
-    let Ok(text) = std::str::from_utf8(bytes) else {
-        return false;
-    };
-    let mut reader = serde_json::Deserializer::from_str(text);
-    reader
-        .deserialize_ignored_any(IgnoredAny)
-        .and_then(|_| reader.end())
-        .is_ok()
-}
+use serde_json_oracle::serde_json_accepts;
 
 fuzz_target!(|data: &[u8]| {
     let published = common::bus().publish("fuzz.json", None, Payload::json(data));
